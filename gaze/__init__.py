@@ -1,0 +1,1 @@
+"""GAZE: a self-hosted asset library and generation front end for ComfyUI."""
