@@ -164,7 +164,13 @@ def sync_checkpoints(data_dir: Path, checkpoint_root: Path | None, full: bool = 
     store = CategoryStore(data_dir, CHECKPOINT_FOLDER)
     db.session.execute(delete(LibraryProblem).where(LibraryProblem.category == "checkpoints"))
     entries: dict[str, tuple[str | None, dict, os.stat_result | None]] = {}
+    existing = {c.checkpoint_path: c for c in Checkpoint.query.all()}
+    known = {(c.filename, c.file_size, c.file_mtime_ns): c for c in existing.values() if c.filename}
     for name, st in sorted(store.scan().items()):
+        row = None if full else known.get((name, st.st_size, st.st_mtime_ns))
+        if row is not None:
+            entries[row.checkpoint_path] = (name, row.data, st)
+            continue
         try:
             data = normalize_checkpoint(read_json(store.root / name))
         except SchemaError as exc:
@@ -179,7 +185,6 @@ def sync_checkpoints(data_dir: Path, checkpoint_root: Path | None, full: bool = 
     on_disk = scan_model_files(checkpoint_root)
     for path in on_disk:
         entries.setdefault(path, (None, default_checkpoint(path), None))
-    existing = {c.checkpoint_path: c for c in Checkpoint.query.all()}
     for path, row in existing.items():
         if path not in entries:
             db.session.delete(row)
