@@ -45,7 +45,6 @@ class Asset(db.Model):
     __table_args__ = (
         UniqueConstraint("category", "slug", name="uq_asset_category_slug"),
         Index("ix_asset_category_name", "category", "name"),
-        Index("ix_asset_category_filename", "category", "filename"),
     )
 
     @property

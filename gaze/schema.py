@@ -51,6 +51,8 @@ def _text_dict(raw, keys, where: str, errors: list[str]) -> dict:
     if not isinstance(raw, dict):
         errors.append(f"{where} must be an object, not {type(raw).__name__}")
         return {k: "" for k in keys}
+    if all(type(v) is str for v in raw.values()) and all(k in raw for k in keys):
+        return dict(raw)  # the common case: nothing to fill or check
     out = {}
     for k, v in raw.items():
         out[k] = _text(v, f"{where}.{k}", errors) if (k in keys or isinstance(v, (str, type(None)))) else v
@@ -60,6 +62,9 @@ def _text_dict(raw, keys, where: str, errors: list[str]) -> dict:
 
 
 def _lora(raw, errors: list[str]) -> dict:
+    if (type(raw) is dict and type(raw.get("lora_name")) is str and type(raw.get("lora_triggers")) is str
+            and type(raw.get("lora_weight")) in (int, float)):
+        return dict(raw)  # the common case: complete and well typed
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):

@@ -51,10 +51,14 @@ def atomic_write_json(path: Path, data: dict) -> None:
     atomic_write_bytes(path, dumps(data))
 
 
-def read_json(path: Path):
+def read_json(path: Path | str):
     """Parse a JSON file; raises json.JSONDecodeError / OSError / UnicodeError."""
+    return json.loads(read_text(path))
+
+
+def read_text(path: Path | str) -> str:
     with open(path, "rb") as fh:
-        return json.loads(fh.read().decode("utf-8"))
+        return fh.read().decode("utf-8")
 
 
 def describe_json_error(exc: Exception) -> str:

@@ -5,20 +5,22 @@ LibraryProblem (listed on the Library problems page) and the rest goes on.
 """
 from __future__ import annotations
 
+import json
+from collections import namedtuple
 import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, insert, update
 
-from models import MODELS, Asset, Checkpoint, LibraryProblem, db
+from models import MODELS, Asset, Checkpoint, LibraryProblem, db, utcnow
 
 from . import categories
 from .categories import CHECKPOINT_FOLDER, Category
 from .schema import (SchemaError, checkpoint_slug, default_checkpoint, normalize,
                      normalize_checkpoint, slugify)
-from .store import CategoryStore, describe_json_error, read_json
+from .store import CategoryStore, describe_json_error, read_json, read_text
 
 log = logging.getLogger(__name__)
 MODEL_EXTENSIONS = (".safetensors", ".ckpt", ".pt", ".pth")
@@ -62,6 +64,27 @@ def row_values(cat: Category, filename: str, data: dict, st: os.stat_result | No
     return values
 
 
+_INSERT_COLUMNS = ("category", "asset_id", "slug", "name", "filename", "data", "search_text",
+                   "has_lora", "parent_id", "file_size", "file_mtime_ns", "created_at")
+
+
+def _bulk_insert_assets(rows: list[dict]) -> None:
+    """Insert many rows through the DB driver directly: the ORM's per-row
+    bookkeeping costs more than reading the files for a cold sync."""
+    now = utcnow()
+    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+    params = [(r["category"], r["asset_id"], r["slug"], r["name"], r["filename"], r.get("data_json") or dumps(r["data"]),
+               r["search_text"], r["has_lora"], r["parent_id"], r["file_size"], r["file_mtime_ns"], now)
+              for r in rows]
+    sql = (f"INSERT INTO {Asset.__tablename__} ({', '.join(_INSERT_COLUMNS)}) "
+           f"VALUES ({', '.join('?' * len(_INSERT_COLUMNS))})")
+    db.session.connection().exec_driver_sql(sql, params)
+
+
+_RowRef = namedtuple("_RowRef", "id filename slug file_size file_mtime_ns")
+_ProblemRef = namedtuple("_ProblemRef", "id filename kind file_size file_mtime_ns")
+
+
 def _problem(cat_key: str, filename: str, kind: str, message: str, st) -> dict:
     return {"category": cat_key, "filename": filename, "kind": kind, "message": message,
             "file_size": st.st_size if st else 0, "file_mtime_ns": st.st_mtime_ns if st else 0}
@@ -71,13 +94,13 @@ def sync_category(cat: Category, data_dir: Path, full: bool = False) -> SyncRepo
     report = SyncReport()
     store = CategoryStore(data_dir, cat.folder)
     files = store.scan()
-    rows = {r.filename: r for r in db.session.execute(
-        select(Asset.id, Asset.filename, Asset.slug, Asset.file_size, Asset.file_mtime_ns)
-        .where(Asset.category == cat.key)).all()}
-    problems = {p.filename: p for p in db.session.execute(
-        select(LibraryProblem.id, LibraryProblem.filename, LibraryProblem.kind,
-               LibraryProblem.file_size, LibraryProblem.file_mtime_ns)
-        .where(LibraryProblem.category == cat.key)).all()}
+    conn = db.session.connection()
+    rows = {r.filename: r for r in map(_RowRef._make, conn.exec_driver_sql(
+        f"SELECT id, filename, slug, file_size, file_mtime_ns FROM {Asset.__tablename__} "
+        "WHERE category = ?", (cat.key,)))}
+    problems = {p.filename: p for p in map(_ProblemRef._make, conn.exec_driver_sql(
+        f"SELECT id, filename, kind, file_size, file_mtime_ns FROM {LibraryProblem.__tablename__} "
+        "WHERE category = ?", (cat.key,)))}
 
     def unchanged(rec, st) -> bool:
         return rec is not None and rec.file_size == st.st_size and rec.file_mtime_ns == st.st_mtime_ns
@@ -88,6 +111,7 @@ def sync_category(cat: Category, data_dir: Path, full: bool = False) -> SyncRepo
         report.removed += len(gone)
     slugs_changed = bool(gone)
 
+    root = str(store.root)
     to_load: list[str] = []
     for name, st in files.items():
         if not full and unchanged(rows.get(name), st):
@@ -109,7 +133,9 @@ def sync_category(cat: Category, data_dir: Path, full: bool = False) -> SyncRepo
     for name in sorted(to_load):
         st = files[name]
         try:
-            data = normalize(cat, read_json(store.root / name))
+            text = read_text(os.path.join(root, name))
+            raw = json.loads(text)
+            data = normalize(cat, raw)
         except SchemaError as exc:
             new_problems.append(_problem(cat.key, name, "malformed", "; ".join(exc.problems), st))
             continue
@@ -117,6 +143,8 @@ def sync_category(cat: Category, data_dir: Path, full: bool = False) -> SyncRepo
             new_problems.append(_problem(cat.key, name, "malformed", describe_json_error(exc), st))
             continue
         values = row_values(cat, name, data, st)
+        if data == raw:  # nothing filled in: the file's own text is the row's JSON
+            values["data_json"] = text
         owner = taken.get(values["slug"])
         if owner is not None and owner != name:
             new_problems.append(_problem(
@@ -133,9 +161,10 @@ def sync_category(cat: Category, data_dir: Path, full: bool = False) -> SyncRepo
             updates.append((old.id, values))
     # Free the slugs of rows being re-slugged before inserting new ones.
     for row_id, values in updates:
+        values.pop("data_json", None)
         db.session.execute(update(Asset).where(Asset.id == row_id).values(**values))
     if inserts:
-        db.session.execute(insert(Asset), inserts)
+        _bulk_insert_assets(inserts)
     if new_problems:
         db.session.execute(insert(LibraryProblem), new_problems)
     report.added += len(inserts)

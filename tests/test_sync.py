@@ -42,8 +42,8 @@ def test_missing_subkeys_take_defaults_and_unknown_keys_stay(app, library):
 def test_incremental_rescan_reads_only_changed_files(app, library, monkeypatch):
     from gaze import sync as sync_mod
     reads = []
-    real = sync_mod.read_json
-    monkeypatch.setattr(sync_mod, "read_json", lambda p: reads.append(p.name) or real(p))
+    real = sync_mod.read_text
+    monkeypatch.setattr(sync_mod, "read_text", lambda p: reads.append(os.path.basename(p)) or real(p))
     with app.app_context():
         report = sync_all(library)
         assert reads == [] and report.added == report.updated == report.removed == 0
