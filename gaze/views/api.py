@@ -1,0 +1,90 @@
+"""The JSON API: job status, the queue, health. POSTs take JSON bodies only
+(a cross-site page cannot send one without a CORS preflight GAZE never grants)."""
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify
+from sqlalchemy import text
+
+from models import Job, db
+
+from ..comfy import ComfyClient, ComfyError
+from ..jobs import TERMINAL, get_queue
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+
+@bp.get("/queue/<job_id>/status")
+def job_status(job_id: str):
+    status = get_queue(current_app).status(job_id)
+    if status is None:
+        return jsonify(error=f"no job {job_id!r}"), 404
+    return jsonify(status)
+
+
+@bp.get("/queue")
+def queue_list():
+    queue = get_queue(current_app)
+    active = Job.query.filter(Job.status.in_(("pending", "running"))).order_by(Job.created_at).all()
+    recent = (Job.query.filter(Job.status.in_(TERMINAL)).order_by(Job.finished_at.desc(), Job.created_at.desc())
+              .limit(50).all())
+    return jsonify(jobs=[queue.status(j.id) for j in active + recent],
+                   pending=sum(1 for j in active if j.status == "pending"),
+                   running=sum(1 for j in active if j.status == "running"))
+
+
+@bp.post("/queue/<job_id>/cancel")
+def cancel(job_id: str):
+    queue = get_queue(current_app)
+    if db.session.get(Job, job_id) is None:
+        return jsonify(error=f"no job {job_id!r}"), 404
+    if not queue.cancel(job_id):
+        return jsonify(error="the job has already finished"), 409
+    return jsonify(ok=True, status=queue.status(job_id))
+
+
+@bp.post("/queue/<job_id>/retry")
+def retry(job_id: str):
+    queue = get_queue(current_app)
+    if db.session.get(Job, job_id) is None:
+        return jsonify(error=f"no job {job_id!r}"), 404
+    if not queue.retry(job_id):
+        return jsonify(error="only a failed or cancelled job can be retried"), 409
+    return jsonify(ok=True, job_id=job_id)
+
+
+@bp.post("/queue/cancel_pending")
+def cancel_pending():
+    return jsonify(ok=True, cancelled=get_queue(current_app).cancel_all_pending())
+
+
+def server_health(url: str) -> dict:
+    client = ComfyClient(url, timeout=3)
+    out: dict = {"url": url, "reachable": False}
+    try:
+        stats = client.system_stats()
+        out["reachable"] = True
+        devices = stats.get("devices") or []
+        out["devices"] = [{"name": d.get("name"), "type": d.get("type"),
+                           "vram_total": d.get("vram_total"), "vram_free": d.get("vram_free")} for d in devices]
+        out["comfyui_version"] = (stats.get("system") or {}).get("comfyui_version")
+        out["queue"] = client.queue_length()
+    except ComfyError as exc:
+        out["error"] = str(exc)
+    workers = {w.url: w for w in get_queue(current_app).workers}
+    if url in workers:
+        out["worker_online"] = workers[url].online
+    return out
+
+
+@bp.get("/health")
+def health():
+    try:
+        db.session.execute(text("SELECT 1"))
+        db_ok = True
+    except Exception:  # noqa: BLE001 - reported, not raised
+        db_ok = False
+    servers = [server_health(u) for u in current_app.config["COMFYUI_URLS"]]
+    body = {"app": "ok", "db": "ok" if db_ok else "error", "comfyui": servers,
+            "jobs": {"pending": Job.query.filter_by(status="pending").count(),
+                     "running": Job.query.filter_by(status="running").count()}}
+    return jsonify(body), 200 if db_ok else 503
