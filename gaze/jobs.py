@@ -181,7 +181,8 @@ class JobQueue:
                 queued = False
             else:
                 try:
-                    queued = job.prompt_id in client.queue_ids()
+                    q = client.queue()
+                    queued = job.prompt_id in q["running"] + q["pending"]
                 except ComfyError:
                     queued = False
             if entry:
@@ -345,10 +346,16 @@ class Worker:
 
     def follow_head(self) -> None:
         head = self.inflight[0]
-        timeout = float(self.queue.app.config.get("JOB_TIMEOUT_S", 900))
+        limit = float(self.queue.app.config.get("JOB_TIMEOUT_S", 900))
+        started = time.monotonic()
         outcome = None
-        try:
-            for event in self.client.follow(head.prompt_id, self.client_id, ws=self.ws, timeout=timeout):
+        while outcome is None:
+            chunk = max(1.0, min(15.0, limit - (time.monotonic() - started)))
+            if self.ws is not None and not getattr(self.ws, "connected", False):
+                self.ws = None
+            self._ensure_socket()
+            for event in self.client.follow(head.prompt_id, self.client_id, ws=self.ws,
+                                            timeout=chunk, close_socket=False):
                 if isinstance(event, Progress):
                     self.queue._set_live(head.job_id, value=event.value, max=event.max, node=event.node)
                 elif isinstance(event, NodeStart):
@@ -360,8 +367,14 @@ class Worker:
                     self._handle_cancels()
                     if not self.inflight or self.inflight[0] is not head:
                         return
-        except ComfyUnreachable:
-            outcome = None
+            if isinstance(outcome, Failed) and outcome.kind == "timeout":
+                if not self._reachable():
+                    outcome = None
+                    break
+                if time.monotonic() - started < limit:
+                    outcome = None  # still rendering: keep following
+                    continue
+                outcome = Failed(f"ComfyUI took longer than {int(limit)} s", "timeout")
         self.inflight.popleft()
         job = db.session.get(Job, head.job_id)
         if job is None or job.status != "running":
@@ -382,6 +395,13 @@ class Worker:
                 log.exception("job %s: finalize failed", job.id)
                 self.queue._fail(job, f"could not save the image: {exc}")
         db.session.commit()
+
+    def _reachable(self) -> bool:
+        try:
+            self.client.system_stats()
+            return True
+        except ComfyError:
+            return False
 
     def _lost(self, job: Job) -> None:
         """The server went away mid-job: hand the job to another try, or fail it."""

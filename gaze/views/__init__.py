@@ -24,9 +24,14 @@ def wants_json() -> bool:
 
 
 def register_views(app: Flask) -> None:
-    from . import library, media
+    from .. import jobs
+    from ..extensions import csrf
+    from . import api, library, media
     app.register_blueprint(library.bp)
     app.register_blueprint(media.bp)
+    app.register_blueprint(api.bp)
+    csrf.exempt(api.bp)
+    jobs.init_app(app)
 
     @app.context_processor
     def inject_globals():

@@ -67,7 +67,8 @@ def server_health(url: str) -> dict:
         out["devices"] = [{"name": d.get("name"), "type": d.get("type"),
                            "vram_total": d.get("vram_total"), "vram_free": d.get("vram_free")} for d in devices]
         out["comfyui_version"] = (stats.get("system") or {}).get("comfyui_version")
-        out["queue"] = client.queue_length()
+        q = client.queue()
+        out["queue"] = {"running": len(q["running"]), "pending": len(q["pending"])}
     except ComfyError as exc:
         out["error"] = str(exc)
     workers = {w.url: w for w in get_queue(current_app).workers}
