@@ -27,6 +27,8 @@ def register_views(app: Flask) -> None:
     from . import library, media
     app.register_blueprint(library.bp)
     app.register_blueprint(media.bp)
+    from .generator import bp as generator_bp
+    app.register_blueprint(generator_bp)
 
     @app.context_processor
     def inject_globals():
