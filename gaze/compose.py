@@ -7,6 +7,7 @@ returns its `info`; the generation routes queue its `graph`. It never touches
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -69,11 +70,11 @@ def parse_number(fields: Mapping[str, Any], name: str, problems: list[str]):
         return default
     try:
         if isinstance(raw, bool):
-            raise ValueError
+            raise TypeError
         value = kind(raw.strip() if isinstance(raw, str) else raw)
         if kind is int and isinstance(raw, float) and not raw.is_integer():
             raise ValueError
-        if kind is float and value != value:
+        if kind is float and math.isnan(value):
             raise ValueError
     except (TypeError, ValueError, OverflowError):
         problems.append(f"{name} must be {'a whole number' if kind is int else 'a number'}, not {raw!r}")

@@ -24,15 +24,32 @@ from typing import Any
 from . import categories
 from .categories import CHARACTER_WARDROBE_KEYS, CHARACTERS, REGISTRY, Category
 from .schema import is_nested_wardrobe, slugify
-from .tagtext import (Dedup, Tag, attribute, cross_dedup, cross_dedup_tags, join_tags,
-                      split_tags, tag_key, tagged)
+from .tagtext import Dedup, Tag, attribute, cross_dedup, cross_dedup_tags, join_tags, split_tags, tag_key, tagged
 
 __all__ = [
-    "IDENTITY_KEYS", "WARDROBE_KEYS", "Tag", "Dedup", "Prompts", "split_tags", "join_tags",
-    "tag_key", "tagged", "attribute", "cross_dedup", "cross_dedup_tags", "parse_orientation",
-    "orientation_error", "participant_tags", "build_prompt", "build_extras_prompt",
-    "extras_tags", "resolve_character", "ensure_character_fields", "append_background",
-    "active_wardrobe", "asset_source",
+    "IDENTITY_KEYS",
+    "WARDROBE_KEYS",
+    "Dedup",
+    "Prompts",
+    "Tag",
+    "active_wardrobe",
+    "append_background",
+    "asset_source",
+    "attribute",
+    "build_extras_prompt",
+    "build_prompt",
+    "cross_dedup",
+    "cross_dedup_tags",
+    "ensure_character_fields",
+    "extras_tags",
+    "join_tags",
+    "orientation_error",
+    "parse_orientation",
+    "participant_tags",
+    "resolve_character",
+    "split_tags",
+    "tag_key",
+    "tagged",
 ]
 
 IDENTITY_KEYS: tuple[str, ...] = categories.IDENTITY_KEYS
@@ -301,7 +318,7 @@ def extras_tags(items: Mapping[str, Sequence[Any]]) -> dict[str, list[Tag]]:
             data = _data_of(entry)
             base = {"kind": "asset", **asset_source(data, cat.key)}
 
-            def add(field: str, value: Any, targets: Iterable[str]) -> None:
+            def add(field: str, value: Any, targets: Iterable[str], base: dict = base) -> None:
                 tags = tagged(value, {**base, "field": field})
                 for target in targets:
                     out[target].extend(tags)

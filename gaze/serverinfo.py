@@ -10,6 +10,7 @@ Re-exported by `gaze.workflow`.
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -136,7 +137,7 @@ def _check_value(node_id: str, cls: str, name: str, kind: str, options: dict, va
         return [] if isinstance(value, bool) else [f"{where} must be true or false, not {value!r}"]
     if kind == "STRING":
         return [] if isinstance(value, str) else [f"{where} must be text, not {value!r}"]
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
         return [f"{where} must be a number, not {value!r}"]
     if kind == "INT" and isinstance(value, float) and not value.is_integer():
         return [f"{where} must be a whole number, not {value!r}"]
@@ -160,11 +161,11 @@ def _check_link(graph: Mapping, object_info: Mapping, node_id: str, cls: str, na
     outputs = source_info.get("output") or []
     slot = link[1]
     if slot < 0 or slot >= len(outputs):
-        return [f"{where} links to output {slot} of node {source_id} ({source['class_type']}), "
-                f"which has {len(outputs)} output{'s' if len(outputs) != 1 else ''}"]
+        return [(f"{where} links to output {slot} of node {source_id} ({source['class_type']}), "
+                 f"which has {len(outputs)} output{'s' if len(outputs) != 1 else ''}")]
     if not _types_match(str(outputs[slot]), expected):
-        return [f"{where} expects {expected} but node {source_id} ({source['class_type']}) "
-                f"output {slot} is {outputs[slot]}"]
+        return [(f"{where} expects {expected} but node {source_id} ({source['class_type']}) "
+                 f"output {slot} is {outputs[slot]}")]
     return []
 
 

@@ -25,7 +25,7 @@ from typing import Any
 from .categories import CHECKPOINT_DEFAULTS, NODE19_PRIORITY, REGISTRY
 from .config import ROOT
 from .prompts import Prompts, Tag, asset_source, cross_dedup_tags, extras_tags, join_tags, prompt_tags, tagged
-from .serverinfo import adapt_to_server, validate_against_server  # noqa: F401  (re-exported)
+from .serverinfo import adapt_to_server, validate_against_server  # re-exported
 
 TEMPLATE_PATH = ROOT / "comfy_workflow.json"
 POSITIVE, NEGATIVE, FACE_PROMPT, HAND_PROMPT = "6", "7", "14", "15"
@@ -259,5 +259,5 @@ def provenance(positive: Sequence[Tag], negative: Sequence[Tag], dedup) -> list[
     return out
 
 
-__all__ = ["load_template", "prepare_workflow", "adapt_to_server", "validate_against_server",
-           "checkpoint_settings", "provenance", "new_node_id", "Prompts"]
+__all__ = ["Prompts", "adapt_to_server", "checkpoint_settings", "load_template", "new_node_id",
+           "prepare_workflow", "provenance", "validate_against_server"]

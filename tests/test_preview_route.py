@@ -6,9 +6,9 @@ import socket
 import pytest
 from flask import render_template_string
 
+from gaze import config as gaze_config
 from gaze import create_app
 from gaze.compose import ComposeError, compose_request
-from gaze import config as gaze_config
 from gaze.prompts import resolve_character, split_tags
 from gaze.workflow import validate_against_server
 from tests.prompt_helpers import SERVER, checked_graphs, copy_library, csrf_token  # noqa: F401
@@ -164,8 +164,9 @@ def test_without_a_checkpoint_the_first_one_is_used_and_said(post):
 
 
 def test_character_default_fields_and_active_outfit_are_used(app, post):
-    from models import Character, db
     from sqlalchemy.orm.attributes import flag_modified
+
+    from models import Character, db
     with app.app_context():
         mira = Character.query.filter_by(slug="mira_vance").one()
         mira.default_fields = ["special::name", "wardrobe::top"]

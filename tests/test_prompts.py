@@ -8,9 +8,19 @@ import pytest
 
 from gaze import categories
 from gaze.categories import Category, Section
-from gaze.prompts import (IDENTITY_KEYS, WARDROBE_KEYS, Prompts, append_background, build_extras_prompt,
-                          build_prompt, ensure_character_fields, extras_tags, orientation_error,
-                          parse_orientation, split_tags)
+from gaze.prompts import (
+    IDENTITY_KEYS,
+    WARDROBE_KEYS,
+    Prompts,
+    append_background,
+    build_extras_prompt,
+    build_prompt,
+    ensure_character_fields,
+    extras_tags,
+    orientation_error,
+    parse_orientation,
+    split_tags,
+)
 from tests.prompt_helpers import load_json
 
 HANA = load_json("characters", "hana_okabe")          # nested wardrobe, 1F solo

@@ -13,8 +13,17 @@ import gaze.workflow as wf
 from gaze.prompts import build_prompt, split_tags
 from gaze.workflow import LORA_NODES, adapt_to_server, load_template, validate_against_server
 from gaze.workflow import prepare_workflow as unchecked_prepare_workflow  # for deliberately invalid graphs
-from tests.prompt_helpers import (FACE, HAND, SERVER, TEST_VAE, assert_valid, checked_graphs,  # noqa: F401
-                                  contract, load_json, object_info)
+from tests.prompt_helpers import (  # noqa: F401
+    FACE,
+    HAND,
+    SERVER,
+    TEST_VAE,
+    assert_valid,
+    checked_graphs,
+    contract,
+    load_json,
+    object_info,
+)
 
 pytestmark = pytest.mark.usefixtures("checked_graphs")
 
@@ -205,7 +214,7 @@ def test_look_without_a_lora_leaves_the_character_lora():
 
 
 def test_look_alone():
-    graph, info = build(look=LOOK)
+    _graph, info = build(look=LOOK)
     assert [c["lora_name"] for c in info["loras"]] == ["Illustrious/Looks/test_look.safetensors"]
     assert info["positive"].startswith("masterpiece, best quality, absurdres, glasses, cardigan")
 
@@ -256,8 +265,9 @@ def test_a_separate_vae_gets_a_vae_loader():
 # -------------------------------------------------------------- seeds, size
 
 def test_fixed_seed_is_reproducible():
-    kwargs = dict(character=CHAR, look=LOOK, outfit=OUTFIT, action=ACTION, style=STYLE, scene=SCENE,
-                  extra_positive="smile", extra_negative="blurry", width=832, height=1216, seed=99)
+    kwargs = {"character": CHAR, "look": LOOK, "outfit": OUTFIT, "action": ACTION, "style": STYLE,
+              "scene": SCENE, "extra_positive": "smile", "extra_negative": "blurry", "width": 832,
+              "height": 1216, "seed": 99}
     first, info1 = build(**kwargs)
     second, info2 = build(**kwargs)
     assert json.dumps(first, sort_keys=True) == json.dumps(second, sort_keys=True)
@@ -310,18 +320,18 @@ def test_cross_dedup_is_the_last_step():
 
 def test_plain_and_edited_prompts_are_accepted():
     graph, info = build(prompts={"main": "1girl, red hair", "face": "red hair", "hand": ""})
-    assert "1girl, red hair" in info["positive"]
+    assert "1girl, red hair" in info["positive"] and graph["14"]["inputs"]["text"] == "red hair"
     assert next(t for t in info["tags"] if t["tag"] == "red hair")["source"] == {"kind": "prompt", "field": "main"}
     prompts = build_prompt(CHAR, ["identity::hair"], None, None)
     prompts["main"] += ", extra tag"
-    graph, info = build(prompts=prompts)
+    _graph, info = build(prompts=prompts)
     sources = {t["tag"]: t["source"] for t in info["tags"]}
     assert sources["silver hair"]["field"] == "identity::hair"
     assert sources["extra tag"] == {"kind": "unknown"}
 
 
 def test_info_shape():
-    graph, info = build(character=CHAR, style=STYLE)
+    _graph, info = build(character=CHAR, style=STYLE)
     assert set(info) >= {"positive", "negative", "face", "hand", "loras", "unwired_loras", "seed", "width",
                          "height", "checkpoint", "steps", "cfg", "sampler_name", "scheduler", "vae", "tags",
                          "warnings"}
@@ -377,8 +387,8 @@ def test_adapt_drops_only_the_detailer_whose_model_is_missing():
     adapted, dropped = adapt_to_server(full_graph(), server)
     assert not {"11", "14", "20"} & set(adapted) and {"13", "15", "21"} <= set(adapted)
     assert adapted["13"]["inputs"]["image"] == ["8", 0] and adapted["9"]["inputs"]["images"] == ["13", 0]
-    assert dropped == ["Face detailer left out (nodes 11, 14, 20): the detector model 'bbox/face_yolov8m.pt' "
-                       "is not on the ComfyUI server (models/ultralytics/)"]
+    assert dropped == [("Face detailer left out (nodes 11, 14, 20): the detector model 'bbox/face_yolov8m.pt' "
+                        "is not on the ComfyUI server (models/ultralytics/)")]
     assert_valid(adapted, server)
     server = object_info(detectors=[FACE])
     adapted, dropped = adapt_to_server(full_graph(), server)
@@ -437,8 +447,8 @@ def test_validate_structure_problems():
     problems = validate_against_server(graph, SERVER)
     assert problems == [
         "Node 3 (KSampler) is missing the required input 'seed'",
-        "Node 6 (CLIPTextEncode) input 'clip' links to output 5 of node 4 (CheckpointLoaderSimple), "
-        "which has 3 outputs",
+        ("Node 6 (CLIPTextEncode) input 'clip' links to output 5 of node 4 (CheckpointLoaderSimple), "
+         "which has 3 outputs"),
         "Node 7 (CLIPTextEncode) input 'clip' expects CLIP but node 4 (CheckpointLoaderSimple) output 0 is MODEL",
         "Node 8 (VAEDecode) input 'samples' links to node 42, which is not in the graph",
         "Node 11 (FaceDetailer): bbox_detector must be a link to a BBOX_DETECTOR output, not 'bbox/face.pt'",
@@ -478,7 +488,8 @@ def test_recorded_example_prompt_validates():
     assert validate_against_server(example, server) == []
 
 
-def test_every_built_graph_is_checked(checked_graphs):
+def test_every_built_graph_is_checked(request):
+    recorded = request.getfixturevalue("checked_graphs")
     build(character=CHAR)
     build(look=LOOK, checked=False)
-    assert len(checked_graphs) == 1 and LORA_NODES == ("16", "17", "18", "19")
+    assert len(recorded) == 1 and LORA_NODES == ("16", "17", "18", "19")
