@@ -87,8 +87,11 @@ def parse_orientation(orientation: Any, solo_focus: Any = False) -> list[str] | 
     """SPEC §2: ``1F`` → [1girl], ``2F`` → [2girls], ``1M1F``/``MF`` → [1boy,
     1girl, hetero]; ``solo`` is added when `solo_focus` is true and there is
     exactly one participant. Spaces, commas, ``+`` and ``&`` between groups are
-    allowed; letters are case-insensitive. Returns None when it does not parse
-    (see `orientation_error` for the message) — never raises."""
+    allowed; letters are case-insensitive. A whole ``participants`` dict
+    (``{"orientation", "solo_focus"}``) may be passed instead. Returns None
+    when it does not parse (see `orientation_error`) — never raises."""
+    if isinstance(orientation, Mapping):
+        return parse_orientation(orientation.get("orientation"), orientation.get("solo_focus"))
     if not isinstance(orientation, str):
         return None
     text = re.sub(r"[\s,+&]", "", orientation).upper()
@@ -124,9 +127,7 @@ def participant_tags(data: Mapping[str, Any]) -> list[str] | None:
     """The participant tags of a character, or None when `participants` is
     absent, empty or does not parse (then `(solo:1.2)` applies)."""
     part = data.get("participants")
-    if not isinstance(part, Mapping):
-        return None
-    return parse_orientation(part.get("orientation"), part.get("solo_focus"))
+    return parse_orientation(part) if isinstance(part, Mapping) else None
 
 
 # ------------------------------------------------------------------- helpers

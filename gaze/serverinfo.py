@@ -120,6 +120,8 @@ def _combo_message(node_id: str, cls: str, name: str, value: Any, choices: list)
     label = COMBO_LABELS.get(name)
     if label == "Model" and cls == DETECTOR_CLASS:
         label = "Detector model"
+    if label and value in ("", None):
+        return f"Node {node_id} ({cls}): no {label.lower()} is selected"
     if label:
         return f"{label} '{value}' is not on the ComfyUI server"
     shown = ", ".join(map(str, choices[:12])) + (", …" if len(choices) > 12 else "")

@@ -24,7 +24,8 @@ from typing import Any
 
 from .categories import CHECKPOINT_DEFAULTS, NODE19_PRIORITY, REGISTRY
 from .config import ROOT
-from .prompts import Prompts, Tag, asset_source, cross_dedup_tags, extras_tags, join_tags, prompt_tags, tagged
+from .prompts import (Prompts, Tag, asset_source, build_prompt, cross_dedup_tags, extras_tags, join_tags,
+                      prompt_tags, tagged)
 from .serverinfo import adapt_to_server, validate_against_server  # re-exported
 
 TEMPLATE_PATH = ROOT / "comfy_workflow.json"
@@ -173,7 +174,9 @@ def prepare_workflow(*, character: Any = None, look: Any = None, outfit: Any = N
     """Build the graph for one request. Returns ``(graph, info)``.
 
     `prompts` is `build_prompt`'s result for the character (``main`` → node
-    6, ``face`` → 14, ``hand`` → 15). The look's and the secondary assets'
+    6, ``face`` → 14, ``hand`` → 15); when it is None and a character is
+    given, it is built here (all fields, or an ORM row's ``default_fields``
+    and active outfit). The look's and the secondary assets'
     prompt text is added here (unless `include_asset_prompts` is False), in
     this order: checkpoint base positive, prompts main, look, outfits,
     actions, styles, scenes, detailers, `extra_positive`. Negative: the look's
@@ -192,6 +195,9 @@ def prepare_workflow(*, character: Any = None, look: Any = None, outfit: Any = N
     slots = {"outfit": outfit, "action": action, "style": style, "detailer": detailer, "scene": scene}
     assets = {"characters": _items(character), "looks": looks}
     assets.update({SLOT_CATEGORIES[slot]: _items(value) for slot, value in slots.items()})
+    if prompts is None and assets["characters"]:
+        prompts = build_prompt(assets["characters"][0], None, getattr(character, "default_fields", None),
+                               getattr(character, "active_outfit", None))
     warnings = list(getattr(prompts, "warnings", []) or [])
 
     settings = checkpoint_settings(checkpoint, checkpoint_data)

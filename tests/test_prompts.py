@@ -63,6 +63,11 @@ def test_unparseable_orientation_is_none_not_an_error(text):
     assert parse_orientation(text, True) is None
 
 
+def test_parse_orientation_accepts_the_participants_dict():
+    assert parse_orientation({"orientation": "1F", "solo_focus": "true"}) == ["1girl", "solo"]
+    assert parse_orientation({"orientation": "??"}) is None
+
+
 def test_orientation_error_is_reported_readably():
     assert orientation_error("1F") is None
     assert orientation_error("") is None

@@ -318,6 +318,12 @@ def test_cross_dedup_is_the_last_step():
     assert ", ".join(kept_neg) == info["negative"]
 
 
+def test_prompts_are_built_when_not_given():
+    graph, info = build(character=CHAR, prompts=None)
+    assert info["positive"] == build(character=CHAR)[1]["positive"]
+    assert "Mira Vance" in info["face"]
+
+
 def test_plain_and_edited_prompts_are_accepted():
     graph, info = build(prompts={"main": "1girl, red hair", "face": "red hair", "hand": ""})
     assert "1girl, red hair" in info["positive"] and graph["14"]["inputs"]["text"] == "red hair"
@@ -344,7 +350,7 @@ def test_info_shape():
 def test_no_checkpoint_is_a_warning_and_a_validation_message():
     graph, info = unchecked_prepare_workflow(prompts=None, seed=1)
     assert info["warnings"] and graph["4"]["inputs"]["ckpt_name"] == ""
-    assert "Checkpoint '' is not on the ComfyUI server" in validate_against_server(graph, SERVER)
+    assert "Node 4 (CheckpointLoaderSimple): no checkpoint is selected" in validate_against_server(graph, SERVER)
 
 
 # ------------------------------------------------------------ adapt_to_server
