@@ -24,8 +24,17 @@ from typing import Any
 
 from .categories import CHECKPOINT_DEFAULTS, NODE19_PRIORITY, REGISTRY
 from .config import ROOT
-from .prompts import (Prompts, Tag, asset_source, build_prompt, cross_dedup_tags, extras_tags, join_tags,
-                      prompt_tags, tagged)
+from .prompts import (
+    Prompts,
+    Tag,
+    asset_source,
+    build_prompt,
+    cross_dedup_tags,
+    extras_tags,
+    join_tags,
+    prompt_tags,
+    tagged,
+)
 from .serverinfo import adapt_to_server, validate_against_server  # re-exported
 
 TEMPLATE_PATH = ROOT / "comfy_workflow.json"

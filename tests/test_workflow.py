@@ -319,7 +319,7 @@ def test_cross_dedup_is_the_last_step():
 
 
 def test_prompts_are_built_when_not_given():
-    graph, info = build(character=CHAR, prompts=None)
+    _graph, info = build(character=CHAR, prompts=None)
     assert info["positive"] == build(character=CHAR)[1]["positive"]
     assert "Mira Vance" in info["face"]
 
