@@ -48,18 +48,28 @@ def live_url(tmp_path):
 
 
 @pytest.fixture
-def page():
+def page(request):
+    """A page from the suite's shared `browser` fixture when there is one (only
+    one Playwright may run per thread), else from a browser launched here."""
+    try:
+        browser = request.getfixturevalue("browser")
+    except pytest.FixtureLookupError:
+        browser = None
+    if browser is not None:
+        context = browser.new_context()
+        yield context.new_page()
+        context.close()
+        return
     if not Path(CHROMIUM).exists():
         if os.environ.get("CI") == "true":
             pytest.fail(f"browser tests are mandatory under CI, and {CHROMIUM} is missing")
         pytest.skip(f"{CHROMIUM} not installed")
     from playwright.sync_api import sync_playwright
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                     args=["--no-sandbox", "--disable-gpu", "--no-first-run"])
-        page = browser.new_page()
-        yield page
-        browser.close()
+        own = pw.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                 args=["--no-sandbox", "--disable-gpu", "--no-first-run"])
+        yield own.new_page()
+        own.close()
 
 
 def test_show_prompt_panel(live_url, page):
