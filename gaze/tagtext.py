@@ -97,7 +97,7 @@ def _clean_tag(text: str) -> str:
     """Normalise whitespace and drop a dangling trailing backslash, which
     would otherwise escape the separator once the tag is joined again."""
     text = tag_key(text)
-    if (len(text) - len(text.rstrip("\\"))) % 2:
+    while (len(text) - len(text.rstrip("\\"))) % 2:
         text = text[:-1].rstrip()
     return text
 

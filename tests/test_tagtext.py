@@ -27,6 +27,8 @@ from gaze.prompts import Tag, cross_dedup, cross_dedup_tags, join_tags, split_ta
     ("stray), close", ["stray)", "close"]),
     ("masterpiece\nbest quality\r\nabsurdres", ["masterpiece", "best quality", "absurdres"]),
     (["a, b", "", ["c", None]], ["a", "b", "c"]),
+    ("a\\, b", ["a\\, b"]),                               # an escaped comma is text
+    ("x \\ \\", ["x"]),                                     # dangling backslashes go
 ])
 def test_split_tags(text, tags):
     assert split_tags(text) == tags
