@@ -311,7 +311,7 @@ class Worker:
         self.follow_head()
 
     def submit(self, job: Job) -> bool:
-        from .workflow import adapt_to_server, validate_against_server
+        from .serverinfo import adapt_to_server, validate_against_server
         try:
             info = self.client.object_info()
             graph, dropped = adapt_to_server(job.graph, info,

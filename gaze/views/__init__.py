@@ -31,6 +31,8 @@ def register_views(app: Flask) -> None:
     app.register_blueprint(media.bp)
     app.register_blueprint(api.bp)
     csrf.exempt(api.bp)
+    from .generator import bp as generator_bp
+    app.register_blueprint(generator_bp)
     jobs.init_app(app)
 
     @app.context_processor
