@@ -163,14 +163,15 @@ def test_running_job_from_dead_process_is_rechecked(config, fake_comfy):  # noqa
     prompt_id = client.queue_prompt(recorded_graph(next(_seeds)), "gone-client")
     assert fake_comfy.wait_idle(10)
     with first.app_context():
-        job = Job(id="deadbeef" * 4, status="running", label="x", category="characters", slug="hana_okabe",
+        job_id = "deadbeef" * 4
+        job = Job(id=job_id, status="running", label="x", category="characters", slug="hana_okabe",
                   graph=recorded_graph(1), server=fake_comfy.url, prompt_id=prompt_id, attempts=1)
         db.session.add(job)
         db.session.commit()
         db.engine.dispose()
     second = start_app(config, [fake_comfy.url])
     try:
-        state = wait_for(second, [job.id])[job.id]
+        state = wait_for(second, [job_id])[job_id]
         assert state["status"] == "done" and state["result"]["relative_path"].startswith("characters/hana_okabe/")
     finally:
         stop(second)
