@@ -33,6 +33,8 @@ def register_views(app: Flask) -> None:
     csrf.exempt(api.bp)
     from .generator import bp as generator_bp
     app.register_blueprint(generator_bp)
+    from .generate import bp as generate_bp
+    app.register_blueprint(generate_bp)
     jobs.init_app(app)
 
     @app.context_processor

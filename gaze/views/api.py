@@ -89,3 +89,44 @@ def health():
             "jobs": {"pending": Job.query.filter_by(status="pending").count(),
                      "running": Job.query.filter_by(status="running").count()}}
     return jsonify(body), 200 if db_ok else 503
+
+
+MAX_BATCH = 50
+
+
+@bp.post("/generate")
+def generate():
+    """Queue one image (or `count` of them) from the generator's JSON fields."""
+    from flask import request, session
+
+    from ..compose import LIST_FIELDS
+    from ..generation import ComposeError, GenerateRequest, apply_quality, queue_generation
+    from .generator import SCALAR_FIELDS
+
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return jsonify(error="send a JSON object"), 400
+    unknown = sorted(set(body) - set(SCALAR_FIELDS) - set(LIST_FIELDS) - {"quality", "count", "action"})
+    if unknown:
+        return jsonify(error=f"unknown field(s): {', '.join(unknown)}"), 400
+    count = body.get("count", 1)
+    if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_BATCH:
+        return jsonify(error=f"count must be a whole number from 1 to {MAX_BATCH}"), 400
+    fields = {k: body[k] for k in SCALAR_FIELDS + LIST_FIELDS if k in body}
+    try:
+        fields = apply_quality(fields, body.get("quality"))
+        job_ids = []
+        for i in range(count):
+            batch_fields = dict(fields)
+            if count > 1 and fields.get("seed") not in (None, ""):
+                batch_fields["seed"] = int(fields["seed"]) + i  # a batch with a seed stays reproducible
+            job_id, _ = queue_generation(GenerateRequest(batch_fields, "generator", "mix", "preview"),
+                                         default_checkpoint=session.get("default_checkpoint"))
+            job_ids.append(job_id)
+    except ComposeError as exc:
+        return jsonify(error="; ".join(exc.problems), problems=exc.problems, unknown=exc.unknown), 400
+    except (TypeError, ValueError) as exc:
+        return jsonify(error=f"bad value: {exc}"), 400
+    if count == 1:
+        return jsonify(job_id=job_ids[0]), 202
+    return jsonify(job_ids=job_ids), 202
