@@ -350,7 +350,7 @@ class Worker:
         started = time.monotonic()
         outcome = None
         while outcome is None:
-            chunk = max(1.0, min(15.0, limit - (time.monotonic() - started)))
+            chunk = max(1.0, min(5.0, limit - (time.monotonic() - started)))
             if self.ws is not None and not getattr(self.ws, "connected", False):
                 self.ws = None
             self._ensure_socket()
