@@ -149,6 +149,10 @@ class ComfyClient:
         return self._check(self._request("POST", path, **kwargs), f"POST {path}")
 
     # ---- read-only endpoints ----------------------------------------------------------------
+    def cached_object_info(self) -> dict[str, Any] | None:
+        """The last /object_info fetched, without any network call (None if never)."""
+        return self._object_info
+
     def object_info(self, refresh: bool = False) -> dict[str, Any]:
         """GET /object_info, cached per client (treat the result as read-only)."""
         with self._object_info_lock:

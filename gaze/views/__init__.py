@@ -35,6 +35,8 @@ def register_views(app: Flask) -> None:
     app.register_blueprint(generator_bp)
     from .generate import bp as generate_bp
     app.register_blueprint(generate_bp)
+    from .queue import bp as queue_bp
+    app.register_blueprint(queue_bp)
     jobs.init_app(app)
 
     @app.context_processor

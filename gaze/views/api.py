@@ -130,3 +130,22 @@ def generate():
     if count == 1:
         return jsonify(job_id=job_ids[0]), 202
     return jsonify(job_ids=job_ids), 202
+
+
+OPTIONAL_NODES = ("FaceDetailer", "UltralyticsDetectorProvider")
+
+
+@bp.get("/status")
+def status():
+    """Cheap status for the navbar: each worker's view of its server (no
+    network calls here), the optional nodes it lacks, and the queue counts."""
+    servers = []
+    for worker in get_queue(current_app).workers:
+        info = worker.client.cached_object_info()
+        missing = [n for n in OPTIONAL_NODES if info is not None and n not in info]
+        servers.append({"url": worker.url, "online": worker.online, "missing": missing})
+    if not servers:
+        servers = [{"url": u, "online": False, "missing": []} for u in current_app.config["COMFYUI_URLS"]]
+    return jsonify(servers=servers,
+                   jobs={"pending": Job.query.filter_by(status="pending").count(),
+                         "running": Job.query.filter_by(status="running").count()})

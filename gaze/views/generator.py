@@ -42,3 +42,97 @@ def preview_prompt():
         tokens=token_report(positive_tags), seed=info["seed"], checkpoint=info["checkpoint"],
         character=info["character"], warnings=info["warnings"],
     )
+
+
+# --- the mix & match page --------------------------------------------------------
+
+MAX_BATCH = 20
+
+
+def _remake_defaults(relpath: str | None) -> dict:
+    """The generator's fields from a saved image's `gaze` recipe chunk."""
+    import json
+
+    from flask import current_app
+
+    from .. import pngmeta
+    from ..paths import UnsafePath, safe_join
+    if not relpath:
+        return {}
+    try:
+        path = safe_join(current_app.config["UPLOADS_DIR"], relpath)
+        recipe = json.loads(pngmeta.read_text(path.read_bytes()).get("gaze", "{}"))
+    except (UnsafePath, OSError, ValueError, pngmeta.NotPNG):
+        return {"error": "That image carries no GAZE recipe."}
+    return recipe_to_fields(recipe)
+
+
+def recipe_to_fields(recipe: dict) -> dict:
+    """A PNG recipe → the generator's request fields (re-make)."""
+    fields = {"character": recipe.get("character_slug") or "", "look": recipe.get("look_slug") or "",
+              "checkpoint": (recipe.get("checkpoint") or {}).get("checkpoint_path") or "",
+              "extra_positive": recipe.get("extra_positive") or "",
+              "extra_negative": recipe.get("extra_negative") or "",
+              "width": recipe.get("width"), "height": recipe.get("height"), "seed": recipe.get("seed"),
+              "steps": (recipe.get("checkpoint") or {}).get("steps"),
+              "cfg": (recipe.get("checkpoint") or {}).get("cfg")}
+    for name in LIST_FIELDS:
+        fields[name] = list((recipe.get("asset_slugs") or {}).get(name) or [])
+    fields["fields"] = list(recipe.get("fields") or [])
+    return fields
+
+
+@bp.route("/generator", methods=["GET", "POST"])
+def page():
+    from flask import flash, redirect, render_template, url_for
+
+    from models import MODELS
+
+    from ..generation import GenerateRequest, queue_generation
+    from . import wants_json
+    if request.method == "POST":
+        fields = request_fields()
+        try:
+            count = int(request.form.get("count") or (request.get_json(silent=True) or {}).get("count") or 1)
+        except (TypeError, ValueError):
+            count = 0
+        if not 1 <= count <= MAX_BATCH:
+            msg = f"batch count must be from 1 to {MAX_BATCH}"
+            if wants_json():
+                return jsonify(error=msg), 400
+            flash(msg, "danger")
+            return redirect(url_for("generator.page"))
+        selected = request.form.getlist("include_field") or None
+        job_ids = []
+        try:
+            for i in range(count):
+                batch = dict(fields)
+                if count > 1 and fields.get("seed") not in (None, ""):
+                    batch["seed"] = int(fields["seed"]) + i
+                slug = fields.get("character") if fields.get("character") not in (None, "", "__random__") else "mix"
+                job_id, _ = queue_generation(GenerateRequest(batch, "generator", slug, "preview",
+                                                             selected_fields=selected),
+                                             default_checkpoint=session.get("default_checkpoint"))
+                job_ids.append(job_id)
+        except ComposeError as exc:
+            if wants_json():
+                return jsonify(error="; ".join(exc.problems), problems=exc.problems), 400
+            flash("; ".join(exc.problems), "danger")
+            return redirect(url_for("generator.page"))
+        except ValueError as exc:
+            if wants_json():
+                return jsonify(error=str(exc)), 400
+            flash(str(exc), "danger")
+            return redirect(url_for("generator.page"))
+        if wants_json():
+            return jsonify(job_ids=job_ids)
+        flash(f"Queued {len(job_ids)} image(s); see the queue.", "info")
+        return redirect(url_for("generator.page"))
+    defaults = _remake_defaults(request.args.get("remake"))
+    if defaults.get("error"):
+        flash(defaults.pop("error"), "warning")
+    options = {name: MODELS[name].query.order_by(MODELS[name].name).all() for name in LIST_FIELDS}
+    return render_template("generator/index.html", options=options, list_fields=LIST_FIELDS,
+                           characters=MODELS["characters"].query.order_by(MODELS["characters"].name).all(),
+                           looks=MODELS["looks"].query.order_by(MODELS["looks"].name).all(),
+                           defaults=defaults, max_batch=MAX_BATCH)
