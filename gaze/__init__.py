@@ -67,6 +67,8 @@ def create_app(overrides: dict | Config | None = None) -> Flask:
     # 4. the database and the library sync
     with app.app_context():
         db.create_all()
+        for index in db.metadata.tables["assets"].indexes:   # indexes added after a DB was made
+            index.create(db.engine, checkfirst=True)
         if app.config.get("SYNC_ON_START", True):
             from .sync import sync_all
             sync_all(app.config["DATA_DIR"], app.config.get("CHECKPOINT_ROOT"))

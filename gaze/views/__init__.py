@@ -24,9 +24,10 @@ def wants_json() -> bool:
 
 
 def register_views(app: Flask) -> None:
-    from . import library, media
-    app.register_blueprint(library.bp)
-    app.register_blueprint(media.bp)
+    from . import assets, characters, checkpoints, gallery, helpers, library, media
+    for module in (library, media, assets, characters, checkpoints, gallery):
+        app.register_blueprint(module.bp)
+    helpers.init_app(app)
 
     @app.context_processor
     def inject_globals():
