@@ -11,18 +11,6 @@ from models import Character, Outfit
 from tests.helpers import AJAX, image_bytes, post, post_json, read_entry
 
 
-@pytest.fixture
-def lora_root(tmp_path, config):
-    """A temporary LoRA root with a fake LoRA file for the sample outfit.
-    List it before `app`/`client` so the app is made with it."""
-    root = tmp_path / "loras"
-    lora = root / "Illustrious" / "Clothing" / "fantasy" / "adventurer_gear.safetensors"
-    lora.parent.mkdir(parents=True)
-    lora.write_bytes(b"fake lora")
-    config.LORA_ROOT = root
-    return root
-
-
 # ---------------------------------------------------------------------- clone
 
 def test_clone_redirects_to_the_copy(app, client, token, library):

@@ -109,7 +109,8 @@
     box.querySelectorAll(".lightbox-nav").forEach(function (b) {
       b.addEventListener("click", function () { show(index + Number(b.dataset.step)); });
     });
-    box.addEventListener("keydown", function (ev) {
+    document.addEventListener("keydown", function (ev) {
+      if (!box.classList.contains("show")) return;
       if (ev.key === "ArrowLeft") show(index - 1);
       if (ev.key === "ArrowRight") show(index + 1);
     });

@@ -123,10 +123,14 @@
       data = parsed;
       buildForm();
     }
+    showTab(next);
+    return true;
+  }
+
+  function showTab(next) {
     tab = next;
     modalEl.querySelectorAll("[data-tab]").forEach(function (b) { b.classList.toggle("active", b.dataset.tab === tab); });
     modalEl.querySelectorAll("[data-pane]").forEach(function (p) { p.hidden = p.dataset.pane !== tab; });
-    return true;
   }
 
   modalEl.querySelectorAll("[data-tab]").forEach(function (b) {
@@ -135,8 +139,10 @@
 
   opener.addEventListener("click", function () {
     data = JSON.parse(source.textContent);
-    tab = "raw"; switchTo("simple");
+    buildForm();
     raw.value = JSON.stringify(data, null, 2);
+    showError("");
+    showTab("simple");
     modal.show();
   });
 
