@@ -101,11 +101,15 @@ def thumbs_root(instance_dir: Path) -> Path:
 
 def version(uploads: Path, relative_path: str | None) -> int | None:
     """The source file's mtime (ns), used as the cache-busting `v` of URLs; None when missing."""
-    if not relative_path:
+    # Called for every card of a gallery, so a plain string check instead of
+    # resolving the path: it only reads a time stamp, and the routes that
+    # serve files check their paths with safe_join.
+    if not relative_path or relative_path.startswith(("/", "\\")) or "\x00" in relative_path \
+            or ".." in relative_path.replace("\\", "/").split("/"):
         return None
     try:
-        return os.stat(safe_join(uploads, relative_path)).st_mtime_ns
-    except (OSError, UnsafePath):
+        return os.stat(os.path.join(uploads, relative_path)).st_mtime_ns
+    except (OSError, ValueError):
         return None
 
 

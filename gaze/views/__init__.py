@@ -5,6 +5,7 @@ import logging
 
 from flask import Flask, flash, jsonify, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.orm import defer
 from werkzeug.exceptions import HTTPException
 
 from models import Checkpoint, LibraryProblem, db
@@ -35,7 +36,7 @@ def register_views(app: Flask) -> None:
         return {
             "categories": categories.REGISTRY,
             "problem_count": db.session.query(LibraryProblem.id).count(),
-            "all_checkpoints": Checkpoint.query.order_by(Checkpoint.name).all(),
+            "all_checkpoints": Checkpoint.query.options(defer(Checkpoint.data)).order_by(Checkpoint.name).all(),
             "default_checkpoint_path": session.get("default_checkpoint"),
         }
 
