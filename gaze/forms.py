@@ -66,14 +66,20 @@ def split_tags(text: str) -> list[str]:
     return out
 
 
-def wardrobe_target(cat: Category, data: dict) -> str | None:
-    """The outfit a character's edit form changes: the active one (nested
-    wardrobe), or None for a legacy flat wardrobe."""
+OUTFIT_FIELD = "_outfit"   # hidden field: the outfit an edit form was showing
+
+
+def wardrobe_target(cat: Category, data: dict, form: Mapping | None = None) -> str | None:
+    """The outfit a character's edit form changes: the one the form showed
+    (else the active one) of a nested wardrobe, or None for a flat wardrobe."""
     if cat is not CHARACTERS:
         return None
     wardrobe = data.get("wardrobe") or {}
     if not is_nested_wardrobe(wardrobe):
         return None
+    shown = form.get(OUTFIT_FIELD) if form is not None else None
+    if shown in wardrobe:
+        return shown
     active = data.get("active_outfit")
     if active in wardrobe:
         return active
@@ -109,7 +115,7 @@ def edit_fields(cat: Category, data: dict, *, creating: bool = False,
                 form: Mapping | None = None, lora_choices: list[str] | None = None) -> list[FieldGroup]:
     """The edit form of an entry, grouped by section. With `form`, the values
     the user submitted are shown instead of the stored ones."""
-    outfit = wardrobe_target(cat, data)
+    outfit = wardrobe_target(cat, data, form)
     groups: list[FieldGroup] = []
 
     def val(name: str, stored):
@@ -131,11 +137,13 @@ def edit_fields(cat: Category, data: dict, *, creating: bool = False,
     for section in cat.sections:
         values = _section_values(cat, data, section.name, outfit)
         note = ""
+        fields_ = [Field(f"{section.name}.{k}", _label(k), value=val(f"{section.name}.{k}", values.get(k, "")))
+                   for k in section.keys]
         if cat is CHARACTERS and section.name == "wardrobe":
             note = f"Outfit: {outfit}" if outfit is not None else "Single (legacy) outfit"
-        groups.append(FieldGroup(section.label or _label(section.name), [
-            Field(f"{section.name}.{k}", _label(k), value=val(f"{section.name}.{k}", values.get(k, "")))
-            for k in section.keys], note=note))
+            if outfit is not None:
+                fields_.insert(0, Field(OUTFIT_FIELD, "Outfit", kind="hidden", value=outfit))
+        groups.append(FieldGroup(section.label or _label(section.name), fields_, note=note))
     for section in cat.bool_sections:
         values = data.get(section.name) or {}
         fields_ = []
@@ -145,13 +153,15 @@ def edit_fields(cat: Category, data: dict, *, creating: bool = False,
             fields_.append(Field(f"{section.name}.{k}", _label(k), kind="bool", value=checked))
         groups.append(FieldGroup(section.label or _label(section.name), fields_))
     if cat.prompt_field:
-        groups.append(FieldGroup("Prompt", [Field(
-            cat.prompt_field, "Prompt", kind="textarea", value=val(cat.prompt_field, _tags_text(data.get(cat.prompt_field))),
-            help="Comma-separated prompt tags.")]))
+        prompt = _tags_text(data.get(cat.prompt_field))
+        groups.append(FieldGroup("Prompt", [Field(cat.prompt_field, "Prompt", kind="textarea",
+                                                  value=val(cat.prompt_field, prompt),
+                                                  help="Comma-separated prompt tags.")]))
     if cat is CHARACTERS:
         part = data.get("participants") or {}
         groups.append(FieldGroup("Participants", [
-            Field("participants.orientation", "Orientation", value=val("participants.orientation", part.get("orientation", "")),
+            Field("participants.orientation", "Orientation",
+                  value=val("participants.orientation", part.get("orientation", "")),
                   help="Counts and letters F/M, e.g. 1F, 2F, 1M1F. Leave blank for a solo character."),
             Field("participants.solo_focus", "Solo focus", kind="select",
                   value=val("participants.solo_focus", str(part.get("solo_focus", "true")).lower()),
@@ -160,11 +170,14 @@ def edit_fields(cat: Category, data: dict, *, creating: bool = False,
     if cat.has_lora:
         lora = data.get("lora") or {}
         groups.append(FieldGroup("LoRA", [
-            Field("lora.lora_name", "LoRA file", kind="lora", value=val("lora.lora_name", lora.get("lora_name", "")),
-                  choices=lora_choices or [], help=f"Relative to the LoRA folder, e.g. {cat.lora_prefix}name.safetensors"),
-            Field("lora.lora_weight", "Weight", kind="number", value=val("lora.lora_weight", lora.get("lora_weight", 1.0)),
+            Field("lora.lora_name", "LoRA file", kind="lora",
+                  value=val("lora.lora_name", lora.get("lora_name", "")), choices=lora_choices or [],
+                  help=f"Relative to the LoRA folder, e.g. {cat.lora_prefix}name.safetensors"),
+            Field("lora.lora_weight", "Weight", kind="number",
+                  value=val("lora.lora_weight", lora.get("lora_weight", 1.0)),
                   attrs={"min": LORA_WEIGHT_MIN, "max": LORA_WEIGHT_MAX, "step": 0.05}),
-            Field("lora.lora_triggers", "Trigger words", value=val("lora.lora_triggers", lora.get("lora_triggers", ""))),
+            Field("lora.lora_triggers", "Trigger words",
+                  value=val("lora.lora_triggers", lora.get("lora_triggers", ""))),
         ]))
     for key in cat.list_fields:
         groups.append(FieldGroup(_label(key), [Field(key, _label(key), kind="tags",
@@ -179,7 +192,7 @@ def _text(form: Mapping, name: str) -> str:
 
 def derive_id(name: str) -> str:
     """An id for a new entry from its name: 'Tifa Lockhart' → 'tifa_lockhart'."""
-    return re.sub(r"_+", "_", re.sub(r"[^a-z0-9_]", "_", name.strip().lower())).strip("_")
+    return re.sub(r"_+", "_", re.sub(r"\W", "_", name.strip().lower())).strip("_")
 
 
 def check_lora_name(name: str) -> str | None:
@@ -233,7 +246,7 @@ def parse_form(cat: Category, form: Mapping, base: dict | None = None, *, creati
             errors[key] = f"no character has the id {value!r}"
         data[key] = value
 
-    outfit = wardrobe_target(cat, data)
+    outfit = wardrobe_target(cat, data, form)
     for section in cat.sections:
         target = _section_values(cat, data, section.name, outfit)
         target = dict(target) if isinstance(target, dict) else {}
@@ -318,7 +331,8 @@ def checkpoint_fields(data: dict, form: Mapping | None = None) -> list[Field]:
               choices=[(s, s) for s in sampler_choices(data.get("sampler_name"))]),
         Field("scheduler", "Scheduler", kind="select", value=val("scheduler"),
               choices=[(s, s) for s in scheduler_choices(data.get("scheduler"))]),
-        Field("vae", "VAE", value=val("vae"), help='"integrated" uses the checkpoint\'s own VAE; otherwise a VAE file name.'),
+        Field("vae", "VAE", value=val("vae"),
+              help='"integrated" uses the checkpoint\'s own VAE; otherwise a VAE file name.'),
         Field("base_positive", "Base positive", kind="textarea", value=val("base_positive")),
         Field("base_negative", "Base negative", kind="textarea", value=val("base_negative")),
     ]

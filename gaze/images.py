@@ -49,7 +49,8 @@ def _open_checked(stream: BinaryIO) -> Image.Image:
         raise ImageError(f"{img.format or 'this'} images are not accepted; use PNG, JPEG, WebP or GIF")
     width, height = img.size
     if width < 1 or height < 1 or width * height > MAX_PIXELS:
-        raise ImageError(f"the image is too large ({width}×{height}); the limit is {MAX_PIXELS // 1_000_000} megapixels")
+        raise ImageError(f"the image is too large ({width}×{height}); "
+                         f"the limit is {MAX_PIXELS // 1_000_000} megapixels")
     try:
         img.load()
     except (OSError, Image.DecompressionBombError, ValueError) as exc:

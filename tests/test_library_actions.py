@@ -8,7 +8,7 @@ import json
 import pytest
 
 from models import Character, Outfit
-from tests.helpers import AJAX, image_bytes, post, post_json, read_entry
+from tests.helpers import image_bytes, post, post_json, read_entry
 
 
 # ---------------------------------------------------------------------- clone

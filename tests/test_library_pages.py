@@ -174,6 +174,8 @@ def _form(client, url):
     values = {}
     for name, value in re.findall(r'<input class="form-control[^"]*"(?: type="(?:text|number)")? id="[^"]+" name="([^"]+)" value="([^"]*)"', html):
         values[name] = value.replace("&#39;", "'").replace("&amp;", "&")
+    for name, value in re.findall(r'<input type="hidden" name="(_\w+)" value="([^"]*)"', html):
+        values[name] = value
     for name, value in re.findall(r'<textarea[^>]* name="([^"]+)"[^>]*>([^<]*)</textarea>', html):
         values[name] = value
     for name in re.findall(r'type="checkbox" id="[^"]+" name="([^"]+)" value="1" checked', html):
@@ -298,3 +300,29 @@ def test_posts_without_csrf_token_are_refused(client, library):
     assert client.post("/outfit/adventurer_gear/clone").status_code == 400
     assert client.post("/resource/outfits/adventurer_gear/delete", data={"mode": "soft"}).status_code == 400
     assert (library / "clothing" / "adventurer_gear.json").read_bytes() == before
+
+
+def test_edit_writes_the_outfit_the_form_showed(client, token, library):
+    form = _form(client, "/character/mira_vance/edit")      # shows the active outfit, "default"
+    assert form["_outfit"] == "default"
+    post(client, "/character/mira_vance/outfit/switch", token, {"outfit": "winter"})  # e.g. from another tab
+    form["wardrobe.top"] = "blue blouse"
+    assert post(client, "/character/mira_vance/edit", token, form).status_code == 302
+    wardrobe = read_entry(library, "characters", "mira_vance.json")["wardrobe"]
+    assert wardrobe["default"]["top"] == "blue blouse" and wardrobe["winter"]["top"] != "blue blouse"
+
+
+def test_lora_picker_lists_the_category_folder(lora_root, client):
+    (lora_root / "Illustrious" / "Clothing" / "maid.safetensors").write_bytes(b"x")
+    html = client.get("/outfit/adventurer_gear/edit").get_data(as_text=True)
+    assert '<datalist id="lora-files"><option value="Illustrious/Clothing/fantasy/adventurer_gear.safetensors">' \
+           '<option value="Illustrious/Clothing/maid.safetensors"></datalist>' in html
+    assert '<option value="Illustrious/Clothing/maid.safetensors">' not in \
+        client.get("/character/mira_vance/edit").get_data(as_text=True)
+
+
+def test_create_with_a_non_ascii_name(client, token, library):
+    response = post(client, "/styles/create", token, {"style_name": "水彩 Style"})
+    assert response.status_code == 302
+    assert read_entry(library, "styles", "水彩_style.json")["style_id"] == "水彩_style"
+    assert client.get(response.headers["Location"]).status_code == 200
