@@ -155,3 +155,12 @@ def test_global_gallery_newest_first_filtered_and_paginated(app, client):
     assert "gen_a.png" in entry and "gen_b.png" not in entry and "category=characters" in entry
     assert client.get("/gallery?category=bogus&entry=../../x").status_code == 200
     assert client.get("/gallery?category=characters&entry=../../x").status_code == 200
+
+
+def test_redirects_back_only_to_our_own_pages(client, token):
+    ours = post(client, "/set_default_checkpoint", token, {"checkpoint": ""},
+                headers={"Referer": "http://localhost/outfits/?q=x"})
+    assert ours.headers["Location"] == "/outfits/?q=x"
+    theirs = post(client, "/set_default_checkpoint", token, {"checkpoint": ""},
+                  headers={"Referer": "https://evil.example/phish"})
+    assert theirs.headers["Location"] == "/"

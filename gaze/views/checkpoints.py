@@ -13,7 +13,7 @@ from ..forms import checkpoint_fields, parse_checkpoint_form
 from ..queries import (COVER_FILTERS, PER_PAGE_CHOICES, PER_PAGE_DEFAULT, SORTS, GalleryParams,
                        checkpoint_page)
 from .assets import parse_json_body
-from .helpers import done, failed, media_url, thumb_url
+from .helpers import back_url, done, failed, media_url, thumb_url
 
 bp = Blueprint("checkpoints", __name__)
 TOKEN = categories.CHECKPOINT_TOKEN
@@ -110,7 +110,7 @@ def set_default():
     if value is None and request.is_json:
         value = (request.get_json(silent=True) or {}).get("checkpoint")
     value = (value or "").strip()
-    back = request.referrer or url_for("library.index")
+    back = back_url(url_for("library.index"))
     if value and Checkpoint.query.filter_by(checkpoint_path=value).first() is None:
         return failed(f"there is no checkpoint {value!r}", back)
     if value:

@@ -1,7 +1,9 @@
 """Small helpers shared by the Library views and their templates."""
 from __future__ import annotations
 
-from flask import Flask, abort, current_app, flash, jsonify, redirect, render_template, url_for
+from urllib.parse import urlsplit
+
+from flask import Flask, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 
 from models import MODELS, Asset, Character
 
@@ -59,6 +61,16 @@ def failed(message: str, target: str, status: int = 400, **payload):
         return jsonify(error=message, **payload), status
     flash(message, "danger")
     return redirect(target)
+
+
+def back_url(fallback: str) -> str:
+    """The page the request came from when it is one of ours, else `fallback`."""
+    ref = request.referrer
+    if ref:
+        parts = urlsplit(ref)
+        if parts.netloc == request.host and parts.scheme in ("http", "https"):
+            return parts.path + (f"?{parts.query}" if parts.query else "")
+    return fallback
 
 
 def detail_url(cat: Category, slug: str) -> str:

@@ -9,7 +9,7 @@ from .. import categories
 from ..queries import (COVER_FILTERS, LOOK_FILTERS, LORA_FILTERS, PER_PAGE_CHOICES, PER_PAGE_DEFAULT,
                        SORTS, GalleryParams, gallery_page)
 from ..sync import sync_all
-from .helpers import category_or_404, done, failed, gallery_url, render_asset
+from .helpers import back_url, category_or_404, done, failed, gallery_url, render_asset
 
 bp = Blueprint("library", __name__)
 _GALLERIES = ", ".join(k for k in categories.REGISTRY if k != "characters")
@@ -50,7 +50,7 @@ def _rescan(only: str | None):
                       full=request.form.get("full") == "1")
     message = (f"Rescan: {report.added} added, {report.updated} updated, {report.removed} removed"
                + (f", {len(report.problems)} problems" if report.problems else ""))
-    target = request.referrer or (gallery_url(only) if only else url_for("library.index"))
+    target = back_url(gallery_url(only) if only else url_for("library.index"))
     return done(message, target, "warning" if report.problems else "success",
                 added=report.added, updated=report.updated, removed=report.removed, problems=report.problems)
 
@@ -60,7 +60,7 @@ def rescan():
     """Rescan every category, or the one named by the form field `category`."""
     only = request.form.get("category") or None
     if only is not None and only not in categories.TOKENS:
-        return failed("unknown category", request.referrer or url_for("library.index"))
+        return failed("unknown category", back_url(url_for("library.index")))
     return _rescan(only)
 
 
