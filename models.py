@@ -45,6 +45,9 @@ class Asset(db.Model):
     __table_args__ = (
         UniqueConstraint("category", "slug", name="uq_asset_category_slug"),
         Index("ix_asset_category_name", "category", "name"),
+        Index("ix_asset_category_created", "category", "created_at"),
+        Index("ix_asset_category_generated", "category", "last_generated_at"),
+        Index("ix_asset_category_parent", "category", "parent_id"),
     )
 
     @property

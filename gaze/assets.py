@@ -8,15 +8,17 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
+from typing import BinaryIO
 
 from flask import current_app
 
 from models import MODELS, Asset, Checkpoint, db
 
-from . import categories
+from . import categories, images
 from .categories import CHECKPOINT_FOLDER, Category
 from .paths import UnsafePath, is_inside, safe_join
-from .schema import SchemaError, checkpoint_slug, normalize, normalize_checkpoint, slugify
+from .schema import (SchemaError, checkpoint_slug, default_checkpoint, normalize, normalize_checkpoint,
+                     slugify)
 from .store import CategoryStore
 from .sync import row_values
 
@@ -103,6 +105,23 @@ def set_cover(asset: Asset | Checkpoint, relative_path: str | None) -> None:
     db.session.commit()
 
 
+def upload_cover(category: str, asset: Asset | Checkpoint, stream: BinaryIO) -> str:
+    """Store an uploaded image as the entry's cover (checked and re-encoded by
+    gaze.images) and drop the previous uploaded cover file. `category` is the
+    URL token (`characters`, `checkpoints`…). Raises AssetError for a bad image."""
+    uploads = current_app.config["UPLOADS_DIR"]
+    try:
+        relative = images.save_cover(uploads, category, asset.slug, stream,
+                                     thumbs=images.thumbs_root(current_app.config["INSTANCE_DIR"]))
+    except images.ImageError as exc:
+        raise AssetError(str(exc), {"image": str(exc)}) from exc
+    previous = asset.image_path
+    set_cover(asset, relative)
+    if previous and previous != relative:
+        images.remove_cover_file(uploads, previous)
+    return relative
+
+
 def save_default_fields(asset: Asset, fields: list[str]) -> None:
     asset.default_fields = [f for f in fields if isinstance(f, str) and "::" in f]
     db.session.commit()
@@ -127,9 +146,13 @@ def delete(cat: Category, asset: Asset, hard: bool = False) -> list[str]:
     if hard:
         name = (asset.data.get("lora") or {}).get("lora_name") or ""
         if name:
+            if not current_app.config.get("LORA_ROOT"):
+                raise AssetError("a hard delete needs the LoRA folder (GAZE_LORA_ROOT) to be configured; "
+                                 "nothing was deleted")
             path = lora_file(cat, name)
             if path is None:
-                raise AssetError(f"refusing to delete LoRA {name!r}: it is not inside the LoRA folder")
+                raise AssetError(f"refusing to delete LoRA {name!r}: it is not inside the LoRA folder; "
+                                 "nothing was deleted")
             if path.is_file():
                 path.unlink()
                 removed.append(f"LoRA {name}")
@@ -163,6 +186,25 @@ def save_checkpoint(data: dict, checkpoint: Checkpoint | None = None) -> Checkpo
     checkpoint.file_mtime_ns = st.st_mtime_ns if st else 0
     db.session.commit()
     return checkpoint
+
+
+def delete_checkpoint(checkpoint: Checkpoint) -> list[str]:
+    """Remove a checkpoint's JSON. A model still on disk keeps its row with
+    the built-in settings; model files themselves are never deleted."""
+    removed: list[str] = []
+    if checkpoint.filename:
+        store = CategoryStore(current_app.config["DATA_DIR"], CHECKPOINT_FOLDER)
+        if store.delete(checkpoint.filename):
+            removed.append(f"{CHECKPOINT_FOLDER}/{checkpoint.filename}")
+    if checkpoint.on_disk:
+        checkpoint.filename = None
+        checkpoint.data = default_checkpoint(checkpoint.checkpoint_path)
+        checkpoint.name = checkpoint.data["checkpoint_name"]
+        checkpoint.file_size = checkpoint.file_mtime_ns = 0
+    else:
+        db.session.delete(checkpoint)
+    db.session.commit()
+    return removed
 
 
 def category_or_none(token: str) -> Category | None:

@@ -440,5 +440,32 @@ def get_queue(app: Flask) -> JobQueue:
 
 
 def init_app(app: Flask) -> None:
+    from . import images
+
+    def thumbnail(relative_path: str) -> None:
+        images.make_thumbnail_for(app.config["UPLOADS_DIR"], images.thumbs_root(app.config["INSTANCE_DIR"]),
+                                  relative_path)
+
+    app.extensions["gaze_thumbnail"] = thumbnail
+    _register_choices(app)
     queue = get_queue(app)
     app.extensions.setdefault("gaze_starters", []).append(lambda a: queue.start())
+
+
+def _register_choices(app: Flask) -> None:
+    """Offer ComfyUI's own sampler and scheduler lists once a worker has them."""
+    from . import choices
+
+    def provider(name: str):
+        def fetch() -> list[str]:
+            for worker in get_queue(app).workers:
+                info = worker.client.cached_object_info()
+                if info and "KSampler" in info:
+                    spec = info["KSampler"]["input"]["required"][name][0]
+                    if isinstance(spec, list) and spec:
+                        return list(spec)
+            raise LookupError("no ComfyUI lists yet")
+        return fetch
+
+    choices.set_provider("sampler", provider("sampler_name"))
+    choices.set_provider("scheduler", provider("scheduler"))

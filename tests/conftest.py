@@ -35,6 +35,19 @@ def config(tmp_path, library) -> TestConfig:
 
 
 @pytest.fixture
+def lora_root(tmp_path, config) -> Path:
+    """A temporary LoRA root holding a fake LoRA file for the sample outfit
+    `adventurer_gear`. Request it before `app`/`client`/`live_server` so the
+    app is made with it."""
+    root = tmp_path / "loras"
+    lora = root / "Illustrious" / "Clothing" / "fantasy" / "adventurer_gear.safetensors"
+    lora.parent.mkdir(parents=True)
+    lora.write_bytes(b"fake lora")
+    config.LORA_ROOT = root
+    return root
+
+
+@pytest.fixture
 def app(config):
     app = create_app(config)
     yield app

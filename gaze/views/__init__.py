@@ -5,6 +5,7 @@ import logging
 
 from flask import Flask, flash, jsonify, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.orm import defer
 from werkzeug.exceptions import HTTPException
 
 from models import Checkpoint, LibraryProblem, db
@@ -26,17 +27,12 @@ def wants_json() -> bool:
 def register_views(app: Flask) -> None:
     from .. import jobs
     from ..extensions import csrf
-    from . import api, library, media
-    app.register_blueprint(library.bp)
-    app.register_blueprint(media.bp)
-    app.register_blueprint(api.bp)
+    from . import (api, assets, characters, checkpoints, gallery, generate, generator, helpers, library,
+                   media, queue)
+    for module in (library, media, assets, characters, checkpoints, gallery, generator, generate, queue, api):
+        app.register_blueprint(module.bp)
     csrf.exempt(api.bp)
-    from .generator import bp as generator_bp
-    app.register_blueprint(generator_bp)
-    from .generate import bp as generate_bp
-    app.register_blueprint(generate_bp)
-    from .queue import bp as queue_bp
-    app.register_blueprint(queue_bp)
+    helpers.init_app(app)
     jobs.init_app(app)
 
     @app.context_processor
@@ -45,7 +41,7 @@ def register_views(app: Flask) -> None:
         return {
             "categories": categories.REGISTRY,
             "problem_count": db.session.query(LibraryProblem.id).count(),
-            "all_checkpoints": Checkpoint.query.order_by(Checkpoint.name).all(),
+            "all_checkpoints": Checkpoint.query.options(defer(Checkpoint.data)).order_by(Checkpoint.name).all(),
             "default_checkpoint_path": session.get("default_checkpoint"),
         }
 

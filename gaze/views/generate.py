@@ -109,6 +109,49 @@ def _add_entry_rules() -> None:
 _add_entry_rules()
 
 
+def _prefix(category: str) -> str:
+    if category in ("characters", "checkpoints"):
+        return category[:-1]
+    return categories.REGISTRY[category].singular
+
+
+@bp.app_template_global()
+def generate_url(category: str, slug: str) -> str:
+    return f"/{_prefix(category)}/{slug}/generate"
+
+
+@bp.app_template_global()
+def replace_cover_url(category: str, slug: str) -> str:
+    return f"/{_prefix(category)}/{slug}/replace_cover_from_preview"
+
+
+@bp.app_template_global()
+def last_job_id(category: str, slug: str) -> str | None:
+    return session.get(session_key("job", category, slug))
+
+
+@bp.app_template_global()
+def remembered(kind: str, category: str, slug: str) -> str:
+    return session.get(session_key(kind, category, slug)) or ""
+
+
+@bp.app_template_global()
+def all_actions():
+    return MODELS["actions"].query.order_by(MODELS["actions"].name).all()
+
+
+@bp.app_template_global()
+def preview_fields(category: str, entry) -> dict:
+    """The fixed fields of the detail page's "Show prompt" panel."""
+    if category == "characters":
+        return {"character": entry.slug}
+    if category == "looks":
+        return {"look": entry.slug}
+    if category == "checkpoints":
+        return {"checkpoint": entry.checkpoint_path}
+    return {category: [entry.slug]}
+
+
 @bp.get("/get_missing_<any(characters, outfits, actions, scenes):category>")
 def get_missing(category: str):
     model = MODELS[category]

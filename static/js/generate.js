@@ -120,3 +120,19 @@
     });
   });
 })();
+
+// Detail pages: once a preview is done, offer "replace cover from preview".
+document.addEventListener("gaze:job-done", function (event) {
+  "use strict";
+  const box = event.target;
+  const form = box.querySelector("[data-replace-cover]");
+  if (form && event.detail && event.detail.result) {
+    const id = document.createElement("input");
+    id.type = "hidden";
+    id.name = "job_id";
+    id.value = event.detail.id;
+    form.querySelectorAll("input[name=job_id]").forEach(function (old) { old.remove(); });
+    form.appendChild(id);
+    form.hidden = false;
+  }
+});
