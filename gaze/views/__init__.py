@@ -74,3 +74,6 @@ def register_views(app: Flask) -> None:
                                message="Something went wrong; the server log has the details."), 500
 
     app.jinja_env.globals["redirect_to"] = lambda endpoint, **kw: redirect(url_for(endpoint, **kw))
+
+    from . import health
+    app.register_blueprint(health.bp)
