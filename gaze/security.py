@@ -306,9 +306,10 @@ def _check_csrf():
         return None
     try:
         csrf.protect(apply_exemptions=True)
-    except CSRFError as exc:
+    except CSRFError:
         if request.endpoint == "auth.login":  # the login page never shows the library's layout
-            return render_template("login.html", error=exc.description, next=None), 400
+            message = "This form has expired or came from another site. Reload the page and try again."
+            return render_template("login.html", error=message, next=None), 400
         raise
     return None
 
@@ -343,7 +344,8 @@ def security_warning(config) -> str | None:
 
 def _too_large(exc):
     limit = current_app.config.get("MAX_CONTENT_LENGTH") or 0
-    return _json_or_page(f"That request is too large: GAZE accepts at most {limit // (1024 * 1024)} MB "
+    size = f"{limit / 2**20:g} MB" if limit >= 2**20 else f"{max(1, round(limit / 1024))} KB"
+    return _json_or_page(f"That request is too large: GAZE accepts at most {size} "
                          "(set GAZE_MAX_UPLOAD_MB to change it).", 413)
 
 
