@@ -87,7 +87,12 @@ class LiveServer:
         return self
 
     def stop(self) -> None:
-        self.server.close()
+        """Close every socket from inside the server's own loop (closing them from
+        this thread races with its select() and fails with EBADF), then wait."""
+        from waitress import wasyncore
+        self.server.trigger.pull_trigger(lambda: wasyncore.close_all(self.server._map))
+        self.thread.join(timeout=10)
+        self.server.task_dispatcher.shutdown(timeout=5)
 
 
 @pytest.fixture
