@@ -74,11 +74,11 @@ def free_port() -> int:
 class LiveServer:
     """The app served by waitress (the production server) on 127.0.0.1."""
 
-    def __init__(self, app):
+    def __init__(self, app, threads: int = 6):
         from waitress.server import create_server
         self.app = app
         self.port = free_port()
-        self.server = create_server(app, host="127.0.0.1", port=self.port, threads=6)
+        self.server = create_server(app, host="127.0.0.1", port=self.port, threads=threads)
         self.url = f"http://127.0.0.1:{self.port}"
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
