@@ -39,6 +39,8 @@ from .extensions import csrf
 log = logging.getLogger(__name__)
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+#: Reachable without a login whichever view serves them: the container's health check.
+PUBLIC_PATHS = frozenset({"/api/health"})
 AUTH_KEY = "gaze_auth"
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
        "connect-src 'self'; font-src 'self' data:; object-src 'none'; base-uri 'self'; "
@@ -286,7 +288,8 @@ def _require_login():
     if not current_app.config.get("PASSWORD"):
         return None
     view = current_app.view_functions.get(request.endpoint or "")
-    if request.endpoint == "static" or getattr(view, "gaze_public", False) or logged_in():
+    if (request.endpoint == "static" or request.path in PUBLIC_PATHS or getattr(view, "gaze_public", False)
+            or logged_in()):
         return None
     if is_api_path(request.path) and bearer_token() is not None:
         wait = limiter().retry_after(client_key())
