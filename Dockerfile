@@ -35,7 +35,7 @@ USER gaze
 EXPOSE 5000
 VOLUME ["/data", "/uploads", "/instance"]
 
-HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
-    CMD python -c "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/api/health' % os.environ.get('GAZE_PORT', '5000'), timeout=4)" || exit 1
+HEALTHCHECK --interval=30s --timeout=10s --start-period=30s --retries=3 \
+    CMD python -c "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/api/health' % os.environ.get('GAZE_PORT', '5000'), timeout=8)" || exit 1
 
 CMD ["python", "-m", "gaze.serve"]
