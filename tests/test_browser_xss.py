@@ -52,7 +52,7 @@ def test_stored_script_never_runs(app, library, live_server, page):
 
     # every page that takes no parameter, and every character page that takes a slug (if any exist yet)
     visited = ["/"]
-    for rule, method in rules(app, ("GET",)):
+    for rule, _method in rules(app, ("GET",)):
         if rule.rule.startswith("/api/") or rule.endpoint == "auth.login":
             continue
         if not rule.arguments:

@@ -16,7 +16,6 @@ import subprocess
 import sys
 import time
 import urllib.request
-from pathlib import Path
 
 import yaml
 
@@ -214,6 +213,9 @@ def test_serve_uses_waitress_with_eight_threads(monkeypatch, tmp_path):
     (app, kwargs), = calls
     assert kwargs["threads"] == 8 and kwargs["port"] == 5999 and kwargs["host"] == "127.0.0.1"
     assert app.config["DATA_DIR"] == tmp_path / "data"
+    from models import db
+    with app.app_context():
+        db.engine.dispose()
 
 
 def test_python_m_gaze_serve_answers_health(tmp_path, library):

@@ -118,7 +118,8 @@ RAW_ATTACKS = [
     "/media/../secret.txt", "/media/%2e%2e/secret.txt", "/media/..%2fsecret.txt", "/media/%2e%2e%2fsecret.txt",
     "/media/..%5csecret.txt", "/media/characters/..%2f..%2fsecret.txt", "/media/%252e%252e/secret.txt",
     "/media/escape/secret.txt", "/media/secret-link.txt", "/media/..%2fuploads_evil/secret.txt",
-    "/media//etc/passwd", "/media/%2fetc%2fpasswd", "/media/a%00/../../secret.txt", "/media/" + "..%2f" * 20 + "etc/passwd",
+    "/media//etc/passwd", "/media/%2fetc%2fpasswd", "/media/a%00/../../secret.txt",
+    "/media/" + "..%2f" * 20 + "etc/passwd",
     "/media/%c0%ae%c0%ae/secret.txt", "/media/characters/mira/cover.png",
 ]
 
