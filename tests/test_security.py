@@ -124,6 +124,7 @@ def test_login_and_logout(locked):
     assert page.status_code == 200 and "Mira Vance" in page.get_data(as_text=True)
     assert 'id="logout-form"' in page.get_data(as_text=True)
     assert client.get("/api/probe/read").status_code == 200
+    assert client.get("/login?next=/scenes/").location == "/scenes/", "logged in: no second login"
     token = csrf_token(client)
     assert client.post("/logout", data={"csrf_token": token}).status_code == 302
     assert client.get("/").status_code == 302

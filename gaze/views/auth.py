@@ -5,7 +5,7 @@ import logging
 
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 
-from ..security import check_password, client_key, limiter, log_in, log_out, public, safe_next
+from ..security import check_password, client_key, limiter, log_in, log_out, logged_in, public, safe_next
 
 log = logging.getLogger(__name__)
 bp = Blueprint("auth", __name__)
@@ -16,7 +16,7 @@ bp = Blueprint("auth", __name__)
 def login():
     password = current_app.config.get("PASSWORD")
     target = safe_next(request.values.get("next"))
-    if not password:
+    if not password or (request.method == "GET" and logged_in()):
         return redirect(target or url_for("library.index"))
     if request.method == "GET":
         return render_template("login.html", next=target, error=None)
