@@ -59,6 +59,9 @@ def create_app(overrides: dict | Config | None = None) -> Flask:
     db.init_app(app)
     sess.init_app(app)
     csrf.init_app(app)
+    from . import cli, security
+    security.init_app(app)  # hosts, login, CSRF outside /api/, API token, headers
+    cli.init_app(app)
 
     # 3. blueprints, template helpers, error pages, security rules
     from .views import register_views

@@ -80,6 +80,12 @@ class Config:
         self.START_WORKER = env("GAZE_START_WORKER", "1") not in ("0", "false", "no")
         self.SYNC_ON_START = True
         self.MAX_CONTENT_LENGTH = _int("GAZE_MAX_UPLOAD_MB", 32) * 1024 * 1024
+        # security (gaze/security.py): optional login, API token, allowed Host names
+        self.PASSWORD = env("GAZE_PASSWORD") or None
+        self.API_TOKEN = env("GAZE_API_TOKEN") or None
+        self.ALLOWED_HOSTS = [h.strip().lower() for h in env("GAZE_TRUSTED_HOSTS", "").split(",") if h.strip()]
+        self.LOGIN_MAX_FAILURES = _int("GAZE_LOGIN_MAX_FAILURES", 5)
+        self.LOGIN_WINDOW_S = _int("GAZE_LOGIN_WINDOW", 300)
         self.TESTING = False
 
     def to_flask(self) -> dict:
@@ -98,4 +104,7 @@ class TestConfig(Config):
         self.CHECKPOINT_ROOT = None
         self.COMFYUI_URLS = ["http://127.0.0.1:9"]
         self.START_WORKER = False
+        self.PASSWORD = None
+        self.API_TOKEN = None
+        self.ALLOWED_HOSTS = []
         self.TESTING = True

@@ -87,11 +87,11 @@ def free_port() -> int:
 class LiveServer:
     """The app served by waitress (the production server) on 127.0.0.1."""
 
-    def __init__(self, app):
+    def __init__(self, app, threads: int = 6):
         from waitress.server import create_server
         self.app = app
         self.port = free_port()
-        self.server = create_server(app, host="127.0.0.1", port=self.port, threads=6)
+        self.server = create_server(app, host="127.0.0.1", port=self.port, threads=threads)
         self.url = f"http://127.0.0.1:{self.port}"
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
@@ -100,7 +100,12 @@ class LiveServer:
         return self
 
     def stop(self) -> None:
-        self.server.close()
+        """Close every socket from inside the server's own loop (closing them from
+        this thread races with its select() and fails with EBADF), then wait."""
+        from waitress import wasyncore
+        self.server.trigger.pull_trigger(lambda: wasyncore.close_all(self.server._map))
+        self.thread.join(timeout=10)
+        self.server.task_dispatcher.shutdown(timeout=5)
 
 
 @pytest.fixture

@@ -24,6 +24,12 @@ def wants_json() -> bool:
             or request.is_json)
 
 
+def json_object() -> dict:
+    """The request's JSON body when it is an object, else {} (lists, strings, bad JSON)."""
+    body = request.get_json(silent=True) if request.is_json else None
+    return body if isinstance(body, dict) else {}
+
+
 def register_views(app: Flask) -> None:
     from .. import jobs
     from ..extensions import csrf
@@ -81,3 +87,4 @@ def register_views(app: Flask) -> None:
                                message="Something went wrong; the server log has the details."), 500
 
     app.jinja_env.globals["redirect_to"] = lambda endpoint, **kw: redirect(url_for(endpoint, **kw))
+

@@ -9,6 +9,7 @@ from models import Job, db
 
 from ..comfy import ComfyClient, ComfyError
 from ..jobs import TERMINAL, get_queue
+from ..security import bearer_ok, logged_in
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -84,8 +85,11 @@ def health():
         db_ok = True
     except Exception:  # noqa: BLE001 - reported, not raised
         db_ok = False
+    body = {"app": "ok", "db": "ok" if db_ok else "error"}
+    if current_app.config.get("PASSWORD") and not (logged_in() or bearer_ok()):
+        return jsonify(body), 200 if db_ok else 503  # no details for strangers
     servers = [server_health(u) for u in current_app.config["COMFYUI_URLS"]]
-    body = {"app": "ok", "db": "ok" if db_ok else "error", "comfyui": servers,
+    body |= {"comfyui": servers,
             "jobs": {"pending": Job.query.filter_by(status="pending").count(),
                      "running": Job.query.filter_by(status="running").count()}}
     return jsonify(body), 200 if db_ok else 503

@@ -24,6 +24,8 @@ from .helpers import (asset_or_404, category_or_404, detail_url, done, failed, g
                       media_url, render_asset, session_key, thumb_url)
 
 log = logging.getLogger(__name__)
+from . import json_object
+
 bp = Blueprint("assets", __name__)
 
 _TOKENS = sorted({c.singular for c in categories.REGISTRY.values()} | set(categories.REGISTRY))
@@ -172,7 +174,7 @@ def save_defaults(cat: str, slug: str):
     category = category_or_404(cat)
     entry = asset_or_404(category, slug)
     if request.is_json:
-        body = request.get_json(silent=True) or {}
+        body = json_object()
         wanted = body.get("fields") or body.get("include_field") or []
         wanted = wanted if isinstance(wanted, list) else []
     else:
@@ -219,7 +221,7 @@ def delete(category: str, slug: str):
         abort(404, f"there is no category {category!r}")
     mode = request.form.get("mode")
     if mode is None and request.is_json:
-        mode = (request.get_json(silent=True) or {}).get("mode")
+        mode = json_object().get("mode")
     if category == categories.CHECKPOINT_TOKEN:
         from .checkpoints import delete_checkpoint
         return delete_checkpoint(slug, mode)

@@ -10,6 +10,7 @@ from .. import categories, wardrobe
 from ..assets import AssetError
 from .assets import DETAIL_EXTRAS
 from .helpers import asset_or_404, detail_url, done, failed
+from . import json_object
 
 bp = Blueprint("characters", __name__)
 CHARACTERS = categories.REGISTRY["characters"]
@@ -22,7 +23,7 @@ def outfit(slug: str, op: str):
     `name` the new name (add, rename); add may give `copy_from`."""
     character = asset_or_404(CHARACTERS, slug)
     back = detail_url(CHARACTERS, slug)
-    form = request.form if not request.is_json else (request.get_json(silent=True) or {})
+    form = request.form if not request.is_json else json_object()
     target = (form.get("outfit") or "").strip()
     new_name = form.get("name") or ""
     try:

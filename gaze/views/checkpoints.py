@@ -14,6 +14,7 @@ from ..queries import (COVER_FILTERS, PER_PAGE_CHOICES, PER_PAGE_DEFAULT, SORTS,
                        checkpoint_page)
 from .assets import parse_json_body
 from .helpers import back_url, done, failed, media_url, thumb_url
+from . import json_object
 
 bp = Blueprint("checkpoints", __name__)
 TOKEN = categories.CHECKPOINT_TOKEN
@@ -108,7 +109,7 @@ def set_default():
     """Form (or JSON) field `checkpoint`: a checkpoint_path, or empty to clear."""
     value = request.form.get("checkpoint")
     if value is None and request.is_json:
-        value = (request.get_json(silent=True) or {}).get("checkpoint")
+        value = json_object().get("checkpoint")
     value = (value or "").strip()
     back = back_url(url_for("library.index"))
     if value and Checkpoint.query.filter_by(checkpoint_path=value).first() is None:

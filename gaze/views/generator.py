@@ -5,6 +5,7 @@ from flask import Blueprint, abort, jsonify, request, session
 
 from ..compose import LIST_FIELDS, ComposeError, compose_request
 from ..tokens import token_report
+from . import json_object
 
 bp = Blueprint("generator", __name__)
 
@@ -93,7 +94,7 @@ def page():
     if request.method == "POST":
         fields = request_fields()
         try:
-            count = int(request.form.get("count") or (request.get_json(silent=True) or {}).get("count") or 1)
+            count = int(request.form.get("count") or json_object().get("count") or 1)
         except (TypeError, ValueError):
             count = 0
         if not 1 <= count <= MAX_BATCH:

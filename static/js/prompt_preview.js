@@ -20,20 +20,6 @@
     user: "your extra text", rule: "added by a rule", template: "workflow template", unknown: "unknown"
   };
 
-  function injectStyle() {
-    if (document.getElementById("pp-style")) { return; }
-    const style = document.createElement("style");
-    style.id = "pp-style";
-    let css = ".pp-tags{line-height:1.9}.pp-tag{display:inline-block;border-radius:.25rem;padding:0 .35rem;" +
-      "margin:0 .2rem .15rem 0;border:1px solid currentColor;font-family:var(--bs-font-monospace);font-size:.85em}" +
-      ".pp-tag.pp-removed{text-decoration:line-through;opacity:.55;border-style:dashed}" +
-      ".pp-chunk{display:inline-block;margin:0 .35rem .15rem 0;padding:0 .3rem;border-left:3px solid #dc3545;" +
-      "color:#dc3545;font-size:.75em;font-weight:600}.pp-legend .pp-tag{cursor:default}";
-    Object.keys(COLOURS).forEach(function (k) { css += ".pp-src-" + k + "{color:" + COLOURS[k] + "}"; });
-    style.textContent = css;
-    document.head.appendChild(style);
-  }
-
   function sourceKey(source) {
     if (!source) { return "unknown"; }
     if (source.kind === "asset") { return COLOURS[source.category] ? source.category : "unknown"; }
@@ -185,7 +171,6 @@
     if (!button) { return; }
     const root = button.closest("[data-prompt-preview]");
     if (!root) { return; }
-    injectStyle();
     const panel = root.querySelector("[data-pp-panel]");
     if (button.hasAttribute("data-pp-button")) {
       const open = panel.classList.toggle("d-none") === false;
