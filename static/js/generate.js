@@ -95,7 +95,7 @@
       event.preventDefault();
       const button = form.querySelector("[type=submit]");
       if (button) button.disabled = true;
-      GAZE.fetch(form.action, {method: "POST", body: new FormData(form)})
+      GAZE.fetch(form.getAttribute("action"), {method: "POST", body: new FormData(form)})
         .then(function (r) { return r.json().then(function (body) { return {ok: r.ok, body: body}; }); })
         .then(function (res) {
           if (!res.ok) throw new Error(res.body.error || "could not queue the job");

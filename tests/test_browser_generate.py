@@ -1,0 +1,78 @@
+"""Real browser: Generate on a character page shows progress then the image;
+the generator page fills its results strip; the queue page cancels a job."""
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.conftest import LiveServer, screenshot
+from tests.gen_fixtures import comfy, gen_app  # noqa: F401
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def gen_server(gen_app):  # noqa: F811
+    server = LiveServer(gen_app).start()
+    yield server
+    server.stop()
+
+
+def test_generate_on_character_page(gen_server, page, comfy):  # noqa: F811
+    comfy.set_render_delay(1.5)
+    page.goto(gen_server.url + "/character/mira_vance")
+    page.fill("#gen-seed", "77")
+    page.click("#generate-button")
+    progress = page.locator("#job-progress")
+    progress.wait_for(state="visible")
+    expect(page.locator("#job-progress [data-job-label]")).to_contain_text("Step", timeout=20000)
+    page.locator("#job-progress img.generated-image").wait_for(timeout=30000)
+    assert page.locator("#replace-cover").is_visible(), "a preview offers to become the cover"
+    page.click("#replace-cover")
+    page.wait_for_load_state()
+    assert page.locator("#cover-card img, img.cover-img").first.get_attribute("src")
+    # reloading the page shows the same job's image again (job id kept in the session)
+    page.goto(gen_server.url + "/character/mira_vance")
+    page.locator("#job-progress img.generated-image").wait_for(timeout=10000)
+    screenshot(page, "character")
+
+
+def test_generate_failure_shows_reason(gen_server, page, comfy):  # noqa: F811
+    comfy.fail_next("exec_error")
+    page.goto(gen_server.url + "/outfit/winter_coat_set")
+    page.select_option("#gen-character", "mira_vance")
+    page.click("#generate-button")
+    alert = page.locator("#job-progress [data-job-result] .alert-danger")
+    alert.wait_for(timeout=30000)
+    assert "Failed" in alert.inner_text()
+
+
+def test_generator_batch_fills_strip(gen_server, page):
+    page.goto(gen_server.url + "/generator")
+    page.select_option("#gen-character", "sera_lindqvist")
+    page.click("button[data-bs-target='#acc-outfits']")
+    page.fill("[data-filter-for=outfits]", "winter")
+    page.select_option("[data-multi=outfits]", ["winter_coat_set"])
+    page.fill("#gen-count", "3")
+    page.fill("#gen-seed", "10")
+    page.click("#generator-preview [data-pp-button]")
+    page.locator("#generator-preview [data-pp-positive] .pp-tag").first.wait_for(timeout=10000)
+    page.click("#generator-form button[type=submit]")
+    expect(page.locator("#result-strip .result-slot.done img")).to_have_count(3, timeout=60000)
+    screenshot(page, "generator")
+
+
+def test_queue_page_cancels_pending_job(gen_server, page, comfy, gen_app):  # noqa: F811
+    comfy.set_render_delay(3.0)
+    client = gen_app.test_client()
+    ids = client.post("/api/generate", json={"character": "mira_vance", "count": 4}).get_json()["job_ids"]
+    page.goto(gen_server.url + "/queue")
+    row = page.locator(f"tr[data-job-id='{ids[-1]}']")
+    row.wait_for()
+    assert row.get_attribute("data-status") == "pending"
+    row.locator("button[data-action=cancel]").click()
+    expect(page.locator(f"tr[data-job-id='{ids[-1]}']")).to_have_attribute("data-status", "removed", timeout=10000)
+    page.once("dialog", lambda d: d.accept())
+    page.click("#cancel-pending")
+    expect(page.locator("#queue-table tr[data-status=pending]")).to_have_count(0, timeout=10000)
+    comfy.set_render_delay(0.02)
