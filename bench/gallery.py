@@ -12,6 +12,12 @@ The last line printed is one JSON object with the headline figures.
 """
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+# bench/queue.py shadows the standard library's `queue`: keep this folder off the import path.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
 import json
 import logging
 import os

@@ -9,6 +9,12 @@ loop, and listing + stat-ing them. Run from the repo root:
 """
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+# bench/queue.py shadows the standard library's `queue`: keep this folder off the import path.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
 import json
 import os
 import sys
