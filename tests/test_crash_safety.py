@@ -144,7 +144,7 @@ def test_rescan_picks_up_files_changed_behind_gazes_back(app, library):
 
 
 def test_flask_cli_rescan_command_as_documented(tmp_path, library):
-    """`flask --app app rescan --full`, the command docs/docker.md gives, run for real."""
+    """`flask --app app rescan --full`, the command the README gives, run for real."""
     flask = Path(sys.executable).with_name("flask")
     env = {**os.environ, "GAZE_DATA_DIR": str(library), "GAZE_INSTANCE_DIR": str(tmp_path / "instance"),
            "GAZE_UPLOADS_DIR": str(tmp_path / "uploads"), "GAZE_START_WORKER": "0"}

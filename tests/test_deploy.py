@@ -23,7 +23,7 @@ from tests.conftest import REPO, free_port
 
 COMPOSE = yaml.safe_load((REPO / "docker-compose.yml").read_text())
 DOCKERFILE = (REPO / "Dockerfile").read_text()
-DOCS = (REPO / "docs" / "docker.md").read_text()
+DOCS = (REPO / "README.md").read_text()
 SOURCES = [REPO / "app.py", REPO / "models.py", *sorted((REPO / "gaze").rglob("*.py"))]
 
 # env("X"), os.environ.get("X"), os.environ["X"], os.getenv("X"), _int("X", …), _float(…), _bool(…)
@@ -145,7 +145,7 @@ def test_dockerfile_cmd_is_the_documented_one():
     cmds = instruction("CMD")
     assert len(cmds) == 1
     assert json.loads(cmds[0]) == ["python", "-m", "gaze.serve"]
-    assert f"CMD {cmds[0]}" in DOCS, "docs/docker.md shows the image's exact start command"
+    assert f"CMD {cmds[0]}" in DOCS, "the README shows the image's exact start command"
 
 
 def _healthcheck_code() -> str:
