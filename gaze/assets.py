@@ -17,7 +17,8 @@ from models import MODELS, Asset, Checkpoint, db
 from . import categories, images
 from .categories import CHECKPOINT_FOLDER, Category
 from .paths import UnsafePath, is_inside, safe_join
-from .schema import (SchemaError, checkpoint_slug, default_checkpoint, normalize, normalize_checkpoint,
+from .schema import (STATE_KEY, SchemaError, checkpoint_slug, default_checkpoint, entry_state, normalize,
+                     normalize_checkpoint, state_cover, state_default_fields,
                      slugify)
 from .store import CategoryStore
 from .sync import row_values
@@ -59,6 +60,8 @@ def save(cat: Category, data: dict, asset: Asset | None = None) -> Asset:
         data = normalize(cat, data)
     except SchemaError as exc:
         raise AssetError("; ".join(exc.problems)) from exc
+    if asset is not None and STATE_KEY not in data and entry_state(asset.data):
+        data[STATE_KEY] = entry_state(asset.data)
     slug = slugify(data[cat.id_key])
     model = MODELS[cat.key]
     clash = model.query.filter_by(slug=slug).first()
@@ -90,6 +93,7 @@ def save(cat: Category, data: dict, asset: Asset | None = None) -> Asset:
 def clone(cat: Category, asset: Asset) -> Asset:
     """A copy under a fresh id (`<id>_copy`, `<id>_copy_2`, …), cover not copied."""
     data = dict(asset.data)
+    data.pop(STATE_KEY, None)
     base = f"{asset.asset_id}_copy"
     new_id, n = base, 2
     model = MODELS[cat.key]
@@ -100,9 +104,42 @@ def clone(cat: Category, asset: Asset) -> Asset:
     return save(cat, data)
 
 
-def set_cover(asset: Asset | Checkpoint, relative_path: str | None) -> None:
-    asset.image_path = relative_path
+def _with_state(data: dict, **changes) -> dict:
+    """A copy of `data` whose GAZE state has `changes` applied (None removes a key)."""
+    data = dict(data)
+    state = dict(entry_state(data))
+    for key, value in changes.items():
+        if value is None:
+            state.pop(key, None)
+        else:
+            state[key] = value
+    if state:
+        data[STATE_KEY] = state
+    else:
+        data.pop(STATE_KEY, None)
+    return data
+
+
+def _write_state(entry: Asset | Checkpoint, **changes) -> None:
+    """Record cover / default fields in the entry's JSON file, then its row."""
+    data = _with_state(entry.data or {}, **changes)
+    if isinstance(entry, Checkpoint):
+        save_checkpoint(data, entry)
+        return
+    cat = categories.REGISTRY[entry.category]
+    path = store_for(cat).write(entry.filename, data)
+    st = _stat(path)
+    entry.data = data
+    entry.image_path = state_cover(data)
+    entry.default_fields = state_default_fields(data)
+    if st is not None:
+        entry.file_size, entry.file_mtime_ns = st.st_size, st.st_mtime_ns
     db.session.commit()
+
+
+def set_cover(asset: Asset | Checkpoint, relative_path: str | None) -> None:
+    """Make `relative_path` (under the uploads folder) the entry's cover, or clear it."""
+    _write_state(asset, cover=relative_path or None)
 
 
 def upload_cover(category: str, asset: Asset | Checkpoint, stream: BinaryIO) -> str:
@@ -123,8 +160,7 @@ def upload_cover(category: str, asset: Asset | Checkpoint, stream: BinaryIO) -> 
 
 
 def save_default_fields(asset: Asset, fields: list[str]) -> None:
-    asset.default_fields = [f for f in fields if isinstance(f, str) and "::" in f]
-    db.session.commit()
+    _write_state(asset, default_fields=[f for f in fields if isinstance(f, str) and "::" in f])
 
 
 def lora_file(cat: Category, lora_name: str) -> Path | None:
@@ -171,6 +207,8 @@ def save_checkpoint(data: dict, checkpoint: Checkpoint | None = None) -> Checkpo
         raise AssetError("; ".join(exc.problems)) from exc
     if checkpoint is not None and data["checkpoint_path"] != checkpoint.checkpoint_path:
         raise AssetError("the checkpoint_path cannot be changed", {"checkpoint_path": "cannot change"})
+    if checkpoint is not None and STATE_KEY not in data and entry_state(checkpoint.data):
+        data[STATE_KEY] = entry_state(checkpoint.data)
     store = CategoryStore(current_app.config["DATA_DIR"], CHECKPOINT_FOLDER)
     filename = checkpoint.filename if checkpoint is not None and checkpoint.filename else \
         store.unique_filename(data["checkpoint_path"].rsplit("/", 1)[-1].rsplit(".", 1)[0])
@@ -182,6 +220,7 @@ def save_checkpoint(data: dict, checkpoint: Checkpoint | None = None) -> Checkpo
     checkpoint.name = data["checkpoint_name"]
     checkpoint.filename = filename
     checkpoint.data = data
+    checkpoint.image_path = state_cover(data)
     checkpoint.file_size = st.st_size if st else 0
     checkpoint.file_mtime_ns = st.st_mtime_ns if st else 0
     db.session.commit()

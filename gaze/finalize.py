@@ -12,6 +12,7 @@ from flask import Flask, url_for
 from models import MODELS, Checkpoint, Job, utcnow
 
 from . import pngmeta
+from .assets import set_cover
 from .comfy import ComfyClient, error_from_history, images_from_history
 from .paths import safe_join
 from .store import atomic_write_bytes
@@ -72,7 +73,7 @@ def finish(app: Flask, job: Job, client: ComfyClient, entry: dict | None = None,
     if target is not None:
         target.last_generated_at = utcnow()
         if job.action in (None, "", "replace"):
-            target.image_path = relative
+            set_cover(target, relative)
     thumbnail = app.extensions.get("gaze_thumbnail")
     if thumbnail is not None:
         try:

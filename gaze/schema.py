@@ -28,6 +28,28 @@ def checkpoint_slug(path: str) -> str:
     return _SLUG_DROP.sub("_", path)
 
 
+#: GAZE's own state inside an entry's JSON (cover, default prompt fields), so the
+#: files stay the whole truth: a database rebuilt from them loses nothing.
+STATE_KEY = "_gaze"
+
+
+def entry_state(data: dict) -> dict:
+    state = data.get(STATE_KEY) if isinstance(data, dict) else None
+    return state if isinstance(state, dict) else {}
+
+
+def state_cover(data: dict) -> str | None:
+    cover = entry_state(data).get("cover")
+    return cover if isinstance(cover, str) and cover else None
+
+
+def state_default_fields(data: dict) -> list[str] | None:
+    fields = entry_state(data).get("default_fields")
+    if isinstance(fields, list) and all(isinstance(f, str) for f in fields):
+        return fields
+    return None
+
+
 class SchemaError(ValueError):
     """Raised with a list of readable problems (one per bad field)."""
 

@@ -19,7 +19,7 @@ from models import MODELS, Asset, Checkpoint, LibraryProblem, db, utcnow
 from . import categories
 from .categories import CHECKPOINT_FOLDER, Category
 from .schema import (SchemaError, checkpoint_slug, default_checkpoint, normalize,
-                     normalize_checkpoint, slugify)
+                     normalize_checkpoint, slugify, state_cover, state_default_fields)
 from .store import CategoryStore, describe_json_error, read_json, read_text
 
 log = logging.getLogger(__name__)
@@ -57,6 +57,7 @@ def row_values(cat: Category, filename: str, data: dict, st: os.stat_result | No
         "search_text": search_text_for(cat, data),
         "has_lora": bool(str(lora.get("lora_name") or "").strip()),
         "parent_id": data.get("character_id") if cat.key == "looks" else None,
+        "image_path": state_cover(data), "default_fields": state_default_fields(data),
     }
     if st is not None:
         values["file_size"] = st.st_size
@@ -65,7 +66,8 @@ def row_values(cat: Category, filename: str, data: dict, st: os.stat_result | No
 
 
 _INSERT_COLUMNS = ("category", "asset_id", "slug", "name", "filename", "data", "search_text",
-                   "has_lora", "parent_id", "file_size", "file_mtime_ns", "created_at")
+                   "has_lora", "parent_id", "image_path", "default_fields", "file_size", "file_mtime_ns",
+                   "created_at")
 
 
 def _bulk_insert_assets(rows: list[dict]) -> None:
@@ -74,7 +76,9 @@ def _bulk_insert_assets(rows: list[dict]) -> None:
     now = utcnow()
     dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
     params = [(r["category"], r["asset_id"], r["slug"], r["name"], r["filename"], r.get("data_json") or dumps(r["data"]),
-               r["search_text"], r["has_lora"], r["parent_id"], r["file_size"], r["file_mtime_ns"], now)
+               r["search_text"], r["has_lora"], r["parent_id"], r["image_path"],
+               None if r["default_fields"] is None else dumps(r["default_fields"]),
+               r["file_size"], r["file_mtime_ns"], now)
               for r in rows]
     sql = (f"INSERT INTO {Asset.__tablename__} ({', '.join(_INSERT_COLUMNS)}) "
            f"VALUES ({', '.join('?' * len(_INSERT_COLUMNS))})")
@@ -221,7 +225,7 @@ def sync_checkpoints(data_dir: Path, checkpoint_root: Path | None, full: bool = 
     for path, (filename, data, st) in entries.items():
         row = existing.get(path)
         values = dict(slug=checkpoint_slug(path), name=data["checkpoint_name"], filename=filename,
-                      data=data, on_disk=path in on_disk,
+                      data=data, on_disk=path in on_disk, image_path=state_cover(data),
                       file_size=st.st_size if st else 0, file_mtime_ns=st.st_mtime_ns if st else 0)
         if row is None:
             db.session.add(Checkpoint(checkpoint_path=path, **values))

@@ -135,3 +135,31 @@ def test_full_rescan_rebuilds_everything(app, library):
         # a plain rescan trusts size/mtime bookkeeping of remaining rows; full re-reads all files
         report = sync_all(library, full=True)
         assert Character.query.count() == 8 and report.added >= 8
+
+
+def test_cover_and_default_fields_live_in_the_file(app, library):
+    """The DB is a cache: covers and saved prompt fields survive a rebuild."""
+    from gaze import assets, categories
+    from models import LibraryProblem  # noqa: F401
+    with app.app_context():
+        mira = Character.query.filter_by(slug="mira_vance").one()
+        assets.set_cover(mira, "characters/mira_vance/cover_x.png")
+        assets.save_default_fields(mira, ["identity::hair", "special::name"])
+        on_disk = json.loads((library / "characters" / "mira_vance.json").read_text())
+        assert on_disk["_gaze"] == {"cover": "characters/mira_vance/cover_x.png",
+                                    "default_fields": ["identity::hair", "special::name"]}
+        # an edit that leaves GAZE's state out (e.g. the JSON editor) keeps it
+        edited = {k: v for k, v in mira.data.items() if k != "_gaze"} | {"character_name": "Mira E."}
+        assets.save(categories.REGISTRY["characters"], edited, mira)
+        db.session.query(Character).delete()
+        db.session.commit()
+        sync_all(library, full=True)
+        mira = Character.query.filter_by(slug="mira_vance").one()
+        assert mira.name == "Mira E."
+        assert mira.image_path == "characters/mira_vance/cover_x.png"
+        assert mira.default_fields == ["identity::hair", "special::name"]
+        clone = assets.clone(categories.REGISTRY["characters"], mira)
+        assert clone.image_path is None and "_gaze" not in clone.data
+        assets.set_cover(mira, None)
+        assert "_gaze" in json.loads((library / "characters" / "mira_vance.json").read_text())
+        assert Character.query.filter_by(slug="mira_vance").one().image_path is None

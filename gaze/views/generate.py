@@ -10,6 +10,7 @@ from flask import Blueprint, abort, flash, jsonify, redirect, request, session, 
 from models import MODELS, Checkpoint, Job, db
 
 from .. import categories
+from ..assets import set_cover
 from ..generation import (BACKGROUND, ComposeError, GenerateRequest, entry_for, fields_for_entry,
                           missing_cover_fields, queue_generation)
 from . import wants_json
@@ -85,8 +86,7 @@ def replace_cover_for(category: str, slug: str):
     job = db.session.get(Job, job_id) if job_id else None
     if job is None or job.status != "done" or job.category != category or job.slug != slug or not job.result:
         return _error("There is no finished preview of this entry to use as its cover.", category, slug, 409)
-    entry.image_path = job.result["relative_path"]
-    db.session.commit()
+    set_cover(entry, job.result["relative_path"])
     if wants_json():
         return jsonify(ok=True, image_path=entry.image_path)
     flash("Cover replaced with the preview.", "success")
@@ -190,9 +190,10 @@ def generate_missing():
 
 def _clear(category: str):
     model = MODELS[category] if category != "checkpoints" else Checkpoint
-    n = model.query.filter(model.image_path.isnot(None)).update({"image_path": None},
-                                                                 synchronize_session=False)
-    db.session.commit()
+    rows = model.query.filter(model.image_path.isnot(None)).all()
+    for row in rows:
+        set_cover(row, None)
+    n = len(rows)
     if wants_json():
         return jsonify(ok=True, cleared=n)
     flash(f"Cleared {n} cover(s). The images stay in the gallery.", "success")
