@@ -2,6 +2,8 @@
 the generator page fills its results strip; the queue page cancels a job."""
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -76,3 +78,17 @@ def test_queue_page_cancels_pending_job(gen_server, page, comfy, gen_app):  # no
     page.click("#cancel-pending")
     expect(page.locator("#queue-table tr[data-status=pending]")).to_have_count(0, timeout=10000)
     comfy.set_render_delay(0.02)
+
+
+def test_remake_from_gallery_reopens_generator(gen_server, page, gen_app):  # noqa: F811
+    from tests.jobs_helpers import wait_for
+    client = gen_app.test_client()
+    job_id = client.post("/api/generate", json={"character": "rin_takamori", "scenes": ["cozy_cafe"],
+                                                "seed": 31337}).get_json()["job_id"]
+    wait_for(gen_app, [job_id])
+    page.goto(gen_server.url + "/gallery")
+    page.locator(".remake-link").first.click()
+    page.wait_for_url(re.compile(r"/generator\?remake="))
+    assert page.input_value("#gen-seed") == "31337"
+    assert page.input_value("#gen-character") == "rin_takamori"
+    assert page.locator("[data-multi=scenes] option[value=cozy_cafe]").evaluate("o => o.selected")

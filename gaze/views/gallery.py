@@ -34,21 +34,25 @@ def _filters(category: str, entry: str) -> dict:
     return {k: v for k, v in (("category", category), ("entry", entry)) if v}
 
 
+#: Folders of generated images: every category, and the generator's own.
+GALLERY_TOKENS = categories.TOKENS + ("generator",)
+
+
 @bp.route("/gallery")
 def index():
     uploads = current_app.config["UPLOADS_DIR"]
     category = request.args.get("category") or ""
-    if category not in categories.TOKENS:
+    if category not in GALLERY_TOKENS:
         category = ""
     entry = (request.args.get("entry") or "").strip() if category else ""
     params = GalleryParams.from_args(request.args, session.get("per_page", PER_PAGE_DEFAULT))
     if "per_page" in request.args:
         session["per_page"] = params.per_page
-    found = images.list_generated(uploads, categories.TOKENS, category or None, entry or None)
+    found = images.list_generated(uploads, GALLERY_TOKENS, category or None, entry or None)
     page = paginate_list(found, params.page, params.per_page)
     entries = images.entries_with_images(uploads, category) if category else []
     return render_template("gallery/index.html", page=page, params=params, category=category, entry=entry,
-                           entries=entries, names=_names(page.items), tokens=categories.TOKENS,
+                           entries=entries, names=_names(page.items), tokens=GALLERY_TOKENS,
                            per_page_choices=PER_PAGE_CHOICES,
                            page_url=lambda n: url_for("gallery.index", **_filters(category, entry),
                                                       **params.args(page=n)))

@@ -96,6 +96,11 @@
       img.alt = link.dataset.caption || "";
       box.querySelector('[data-slot="caption"]').textContent = link.dataset.caption || "";
       box.querySelector('[data-slot="open"]').href = link.href;
+      const remake = box.querySelector('[data-slot="remake"]');
+      if (remake) {
+        remake.hidden = !link.dataset.remake;
+        remake.href = link.dataset.remake || "#";
+      }
       box.querySelectorAll(".lightbox-nav").forEach(function (b) { b.hidden = group.length < 2; });
     }
     document.addEventListener("click", function (ev) {
