@@ -131,6 +131,7 @@ class JobQueue:
         return {"id": job.id, "status": job.status, "label": job.label, "progress": progress,
                 "error": job.error, "result": job.result, "server": job.server, "note": note,
                 "category": job.category, "slug": job.slug,
+                "warnings": list((job.recipe or {}).get("dropped") or []),
                 "created_at": job.created_at.isoformat() + "Z" if job.created_at else None}
 
     def _set_live(self, job_id: str, **changes) -> None:

@@ -208,3 +208,25 @@ def test_health_reports_servers(gen_client, comfy):  # noqa: F811
     body = gen_client.get("/api/health").get_json()
     assert body["comfyui"][0]["reachable"] is False and body["comfyui"][0]["error"]
     comfy.come_back()
+
+
+def test_server_without_facedetailer_gets_graph_without_it(config, library):
+    """A ComfyUI without Impact Pack gets the graph without the detailer
+    branch, and the job says what was left out."""
+    from tests.fake_comfy import FakeComfy
+    from tests.gen_fixtures import library_loras
+    from tests.jobs_helpers import start_app, stop
+    with FakeComfy(render_delay=0.02, with_impact=False, loras=library_loras(library)) as fake:
+        app = start_app(config, [fake.url])
+        try:
+            client = app.test_client()
+            job_id = post(client, "/character/mira_vance/generate").get_json()["job_id"]
+            state = wait_for(app, [job_id])[job_id]
+            assert state["status"] == "done", state
+            assert state["warnings"] and "FaceDetailer" in " ".join(state["warnings"])
+            graph = fake.submitted[-1]
+            assert not any(n["class_type"] == "FaceDetailer" for n in graph.values())
+            status = client.get("/api/status").get_json()
+            assert "FaceDetailer" in status["servers"][0]["missing"]
+        finally:
+            stop(app)

@@ -41,6 +41,12 @@
     if (!result) return;
     result.innerHTML = "";
     if (state.status === "done" && state.result) {
+      (state.warnings || []).forEach(function (w) {
+        const note = document.createElement("div");
+        note.className = "small text-warning mb-1";
+        note.textContent = "Made without: " + w;
+        result.appendChild(note);
+      });
       const link = document.createElement("a");
       link.href = state.result.image_url;
       link.target = "_blank";
