@@ -1,6 +1,6 @@
 """Under load: GAZE served by waitress (as in production) and driven by 20
-threads mixing gallery reads, edits and rescans answers every request without
-a server error, loses no edit, and keeps its memory bounded.
+threads mixing gallery reads, edits, generations and rescans answers every request without
+a server error, loses no edit, finishes every job, and keeps its memory bounded.
 
 Operations are discovered from `app.url_map` at run time: edits go through the
 `save_json` routes when the app has them, and rescans stand in otherwise. To
@@ -51,6 +51,7 @@ class Ctx:
     data_dir: Path
     edit_targets: list[tuple[str, str, Path]]  # (save_json URL, category, JSON file) owned by this thread
     last_edit: dict[Path, int] = field(default_factory=dict)
+    jobs: list[str] = field(default_factory=list)
     timings: list[float] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
@@ -103,9 +104,22 @@ def op_rescan(ctx: Ctx, rng: random.Random) -> None:
         ctx.errors.append(f"POST /rescan {only!r}: {response.status_code}")
 
 
+GENERATE_CHARACTERS = ["mira_vance", "hana_okabe", "sera_lindqvist", "__random__"]
+
+
+def op_generate(ctx: Ctx, rng: random.Random) -> None:
+    body = {"character": rng.choice(GENERATE_CHARACTERS), "quality": "draft"}
+    response = ctx.request("POST", "/api/generate", data=json.dumps(body),
+                           headers={"Content-Type": "application/json"})
+    if response.status_code == 202:
+        ctx.jobs.append(response.json()["job_id"])
+    else:
+        ctx.errors.append(f"POST /api/generate: {response.status_code} {response.text[:200]}")
+
+
 def operations(has_edits: bool) -> list[tuple[Callable[[Ctx, random.Random], None], int]]:
     """(operation, weight). Edits when the app has save_json routes, else rescans."""
-    ops = [(op_read, 6), (op_edit, 3) if has_edits else (op_rescan, 2)]
+    ops = [(op_read, 6), (op_edit, 3) if has_edits else (op_rescan, 2), (op_generate, 1)]
     if has_edits:
         ops.append((op_rescan, 1))
     return ops
@@ -147,8 +161,21 @@ def edit_targets(app, data_dir: Path) -> list[tuple[str, str, Path]]:
     return targets
 
 
+@pytest.fixture
+def load_app(config, library):
+    """The app with its job worker driving a fake ComfyUI, as in production."""
+    from tests.fake_comfy import FakeComfy
+    from tests.gen_fixtures import DETECTOR, library_loras
+    from tests.jobs_helpers import start_app, stop
+    with FakeComfy(render_delay=0.02, loras=library_loras(library)) as fake:
+        app = start_app(config, [fake.url], FACE_DETECTOR=DETECTOR, HAND_DETECTOR=DETECTOR)
+        yield app
+        stop(app)
+
+
 @pytest.mark.slow
-def test_twenty_threads_mixing_reads_edits_and_rescans(app, library):
+def test_twenty_threads_mixing_reads_edits_generations_and_rescans(load_app, library):
+    app = load_app
     prepare(app)  # a job row and an uploaded image for the read mix
     targets = edit_targets(app, library)
     has_edits = bool(targets)
@@ -193,6 +220,13 @@ def test_twenty_threads_mixing_reads_edits_and_rescans(app, library):
     finally:
         server.stop()
 
+    # every job reaches a terminal state, and succeeds
+    from tests.jobs_helpers import wait_for
+    job_ids = [j for ctx in contexts for j in ctx.jobs]
+    assert job_ids, "the load queued generations"
+    job_states = wait_for(app, job_ids, timeout=120)
+    assert all(st["status"] == "done" for st in job_states.values()), \
+        [st for st in job_states.values() if st["status"] != "done"][:3]
     errors = [e for ctx in contexts for e in ctx.errors]
     timings = sorted(t for ctx in contexts for t in ctx.timings)
     assert not errors, f"{len(errors)} failed requests:\n" + "\n".join(errors[:20])
@@ -217,4 +251,4 @@ def test_twenty_threads_mixing_reads_edits_and_rescans(app, library):
     p50, p95 = timings[len(timings) // 2], timings[int(len(timings) * 0.95)]
     print(f"\nload: {len(timings)} requests in {elapsed:.1f}s ({len(timings) / elapsed:.0f}/s), "
           f"p50 {p50 * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms, {edits} entries edited, "
-          f"RSS {rss_before:.0f} → {rss_after:.0f} MB, edits via save_json: {has_edits}")
+          f"RSS {rss_before:.0f} → {rss_after:.0f} MB, edits via save_json: {has_edits}, {len(job_ids)} jobs done")
