@@ -17,9 +17,18 @@ from models import MODELS, Asset, Checkpoint, db
 from . import categories, images
 from .categories import CHECKPOINT_FOLDER, Category
 from .paths import UnsafePath, is_inside, safe_join
-from .schema import (STATE_KEY, SchemaError, checkpoint_slug, default_checkpoint, entry_state, normalize,
-                     normalize_checkpoint, state_cover, state_default_fields,
-                     slugify)
+from .schema import (
+    STATE_KEY,
+    SchemaError,
+    checkpoint_slug,
+    default_checkpoint,
+    entry_state,
+    normalize,
+    normalize_checkpoint,
+    slugify,
+    state_cover,
+    state_default_fields,
+)
 from .store import CategoryStore
 from .sync import row_values
 

@@ -25,8 +25,13 @@ from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 import requests
 import websocket
 
-from gaze.comfy_messages import (error_from_history, execution_error_text, images_from_history,
-                                 validation_messages, was_interrupted)
+from gaze.comfy_messages import (
+    error_from_history,
+    execution_error_text,
+    images_from_history,
+    validation_messages,
+    was_interrupted,
+)
 
 log = logging.getLogger(__name__)
 

@@ -8,11 +8,11 @@ by the source's path, mtime and size: a changed image gets a new thumbnail.
 from __future__ import annotations
 
 import hashlib
-from io import BytesIO
 import logging
 import os
 import uuid
 from dataclasses import dataclass
+from io import BytesIO
 from pathlib import Path
 from typing import BinaryIO
 

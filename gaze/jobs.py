@@ -22,8 +22,7 @@ from sqlalchemy import update
 from models import Job, db, utcnow
 
 from . import finalize
-from .comfy import (ComfyClient, ComfyError, ComfyUnreachable, ComfyValidationError, Done,
-                    Failed, NodeStart, Progress)
+from .comfy import ComfyClient, ComfyError, ComfyUnreachable, ComfyValidationError, Done, Failed, NodeStart, Progress
 
 log = logging.getLogger(__name__)
 TERMINAL = ("done", "failed", "removed")

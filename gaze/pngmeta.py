@@ -87,7 +87,8 @@ def a1111_parameters(recipe: dict) -> str:
     prompts = recipe.get("prompts") or {}
     positive = prompts.get("positive", "")
     loras = recipe.get("loras") or []
-    lora_tags = " ".join(f"<lora:{_lora_stem(l.get('lora_name', ''))}:{l.get('strength', 1)}>" for l in loras)
+    lora_tags = " ".join(f"<lora:{_lora_stem(lora.get('lora_name', ''))}:{lora.get('strength', 1)}>"
+                         for lora in loras)
     if lora_tags:
         positive = f"{positive}, {lora_tags}" if positive else lora_tags
     ckpt = recipe.get("checkpoint") or {}

@@ -6,9 +6,9 @@ LibraryProblem (listed on the Library problems page) and the rest goes on.
 from __future__ import annotations
 
 import json
-from collections import namedtuple
 import logging
 import os
+from collections import namedtuple
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,8 +18,16 @@ from models import MODELS, Asset, Checkpoint, LibraryProblem, db, utcnow
 
 from . import categories
 from .categories import CHECKPOINT_FOLDER, Category
-from .schema import (SchemaError, checkpoint_slug, default_checkpoint, normalize,
-                     normalize_checkpoint, slugify, state_cover, state_default_fields)
+from .schema import (
+    SchemaError,
+    checkpoint_slug,
+    default_checkpoint,
+    normalize,
+    normalize_checkpoint,
+    slugify,
+    state_cover,
+    state_default_fields,
+)
 from .store import CategoryStore, describe_json_error, read_json, read_text
 
 log = logging.getLogger(__name__)
@@ -75,7 +83,8 @@ def _bulk_insert_assets(rows: list[dict]) -> None:
     bookkeeping costs more than reading the files for a cold sync."""
     now = utcnow()
     dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-    params = [(r["category"], r["asset_id"], r["slug"], r["name"], r["filename"], r.get("data_json") or dumps(r["data"]),
+    params = [(r["category"], r["asset_id"], r["slug"], r["name"], r["filename"],
+               r.get("data_json") or dumps(r["data"]),
                r["search_text"], r["has_lora"], r["parent_id"], r["image_path"],
                None if r["default_fields"] is None else dumps(r["default_fields"]),
                r["file_size"], r["file_mtime_ns"], now)

@@ -14,6 +14,9 @@ import pytest
 from gaze import create_app
 from gaze.config import TestConfig
 
+#: Fixture modules: the fake ComfyUI, the scripted LLM server, generation apps.
+pytest_plugins = ["tests.fake_comfy", "tests.llm_server", "tests.gen_fixtures"]
+
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE_DATA = REPO / "data"
 CHROMIUM = os.environ.get("GAZE_CHROMIUM", "/usr/bin/chromium")

@@ -23,7 +23,7 @@ import pytest
 
 from tests import comfy_contract
 from tests.fake_comfy_exec import PromptRun, now_ms
-from tests.fake_comfy_http import FakeHTTPServer, FakeHandler, Response, json_response, server_error
+from tests.fake_comfy_http import FakeHandler, FakeHTTPServer, Response, json_response, server_error
 from tests.fake_comfy_store import FileStore, make_jpeg
 from tests.fake_comfy_validate import PromptValidator
 from tests.fake_comfy_ws import SocketHub

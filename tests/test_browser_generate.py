@@ -8,19 +8,18 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.conftest import LiveServer, screenshot
-from tests.gen_fixtures import comfy, gen_app  # noqa: F401
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
-def gen_server(gen_app):  # noqa: F811
+def gen_server(gen_app):
     server = LiveServer(gen_app).start()
     yield server
     server.stop()
 
 
-def test_generate_on_character_page(gen_server, page, comfy):  # noqa: F811
+def test_generate_on_character_page(gen_server, page, comfy):
     comfy.set_render_delay(1.5)
     page.goto(gen_server.url + "/character/mira_vance")
     page.fill("#gen-seed", "77")
@@ -39,7 +38,7 @@ def test_generate_on_character_page(gen_server, page, comfy):  # noqa: F811
     screenshot(page, "character")
 
 
-def test_generate_failure_shows_reason(gen_server, page, comfy):  # noqa: F811
+def test_generate_failure_shows_reason(gen_server, page, comfy):
     comfy.fail_next("exec_error")
     page.goto(gen_server.url + "/outfit/winter_coat_set")
     page.select_option("#gen-character", "mira_vance")
@@ -64,7 +63,7 @@ def test_generator_batch_fills_strip(gen_server, page):
     screenshot(page, "generator")
 
 
-def test_queue_page_cancels_pending_job(gen_server, page, comfy, gen_app):  # noqa: F811
+def test_queue_page_cancels_pending_job(gen_server, page, comfy, gen_app):
     comfy.set_render_delay(3.0)
     client = gen_app.test_client()
     ids = client.post("/api/generate", json={"character": "mira_vance", "count": 4}).get_json()["job_ids"]
@@ -80,7 +79,7 @@ def test_queue_page_cancels_pending_job(gen_server, page, comfy, gen_app):  # no
     comfy.set_render_delay(0.02)
 
 
-def test_remake_from_gallery_reopens_generator(gen_server, page, gen_app):  # noqa: F811
+def test_remake_from_gallery_reopens_generator(gen_server, page, gen_app):
     from tests.jobs_helpers import wait_for
     client = gen_app.test_client()
     job_id = client.post("/api/generate", json={"character": "rin_takamori", "scenes": ["cozy_cafe"],

@@ -12,11 +12,23 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from gaze.comfy import (ComfyClient, ComfyError, ComfyHTTPError, ComfyNotFound, ComfyUnreachable,
-                        ComfyValidationError, Done, Failed, NodeStart, Progress, error_from_history,
-                        images_from_history, validation_messages)
+from gaze.comfy import (
+    ComfyClient,
+    ComfyError,
+    ComfyHTTPError,
+    ComfyNotFound,
+    ComfyUnreachable,
+    ComfyValidationError,
+    Done,
+    Failed,
+    NodeStart,
+    Progress,
+    error_from_history,
+    images_from_history,
+    validation_messages,
+)
 from tests import comfy_contract as cc
-from tests.fake_comfy import FakeComfy, fake_comfy  # noqa: F401 - fixture
+from tests.fake_comfy import FakeComfy
 
 
 def graph(seed: int = 1001, lora: str | None = None) -> dict[str, Any]:

@@ -14,7 +14,7 @@ import websocket
 from PIL import Image
 
 from tests import comfy_contract as cc
-from tests.fake_comfy import FakeComfy, fake_comfy  # noqa: F401 - fixture
+from tests.fake_comfy import FakeComfy
 
 ERROR_FILES = sorted(p.name for p in cc.CONTRACT_DIR.glob("prompt_error_*.json"))
 JSON_TYPE = "application/json; charset=utf-8"

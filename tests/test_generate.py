@@ -6,7 +6,6 @@ from PIL import Image
 
 from models import Character, Job, Outfit
 from tests.conftest import csrf_token
-from tests.gen_fixtures import comfy, gen_app, gen_client  # noqa: F401
 from tests.jobs_helpers import wait_for
 
 AJAX = {"X-Requested-With": "XMLHttpRequest"}
@@ -17,7 +16,7 @@ def post(client, url, data=None, **kw):
     return client.post(url, data=dict(data or {}), headers={**AJAX, "X-CSRFToken": token}, **kw)
 
 
-def test_character_generate_replace_sets_cover(gen_app, gen_client, comfy):  # noqa: F811
+def test_character_generate_replace_sets_cover(gen_app, gen_client, comfy):
     r = post(gen_client, "/character/mira_vance/generate",
              {"action": "replace", "seed": "42", "width": "512", "height": "512",
               "include_field": ["identity::hair", "special::name"]})
@@ -36,7 +35,7 @@ def test_character_generate_replace_sets_cover(gen_app, gen_client, comfy):  # n
     assert "11" in graph, "FaceDetailer kept: the server has it and its detector"
 
 
-def test_character_preview_keeps_cover_and_can_replace_later(gen_app, gen_client):  # noqa: F811
+def test_character_preview_keeps_cover_and_can_replace_later(gen_app, gen_client):
     r = post(gen_client, "/character/hana_okabe/generate", {"action": "preview"})
     job_id = r.get_json()["job_id"]
     assert wait_for(gen_app, [job_id])[job_id]["status"] == "done"
@@ -48,20 +47,20 @@ def test_character_preview_keeps_cover_and_can_replace_later(gen_app, gen_client
         assert Character.query.filter_by(slug="hana_okabe").one().image_path.startswith("characters/hana_okabe/")
 
 
-def test_same_seed_same_graph(gen_app, gen_client, comfy):  # noqa: F811
+def test_same_seed_same_graph(gen_app, gen_client, comfy):
     ids = [post(gen_client, "/character/mira_vance/generate", {"seed": "7"}).get_json()["job_id"] for _ in range(2)]
     with gen_app.app_context():
         graphs = [Job.query.get(i).graph for i in ids]
     assert graphs[0] == graphs[1]
 
 
-def test_form_post_redirects(gen_client):  # noqa: F811
+def test_form_post_redirects(gen_client):
     token = csrf_token(gen_client)
     r = gen_client.post("/character/mira_vance/generate", data={"csrf_token": token})
     assert r.status_code == 302 and r.headers["Location"].endswith("/character/mira_vance")
 
 
-def test_unknown_slug_404(gen_client):  # noqa: F811
+def test_unknown_slug_404(gen_client):
     assert post(gen_client, "/character/nobody/generate").status_code == 404
     assert post(gen_client, "/outfit/nothing/generate").status_code == 404
 
@@ -74,7 +73,7 @@ def test_unknown_slug_404(gen_client):  # noqa: F811
     ("/detailer/detailed_eyes/generate", "detailers"),
 ])
 @pytest.mark.parametrize("character", ["mira_vance", "__random__"])
-def test_secondary_categories(gen_app, gen_client, comfy, url, category, character):  # noqa: F811
+def test_secondary_categories(gen_app, gen_client, comfy, url, category, character):
     r = post(gen_client, url, {"character": character, "action": "replace", "seed": "1"})
     assert r.status_code == 200, r.get_json()
     job_id = r.get_json()["job_id"]
@@ -89,7 +88,7 @@ def test_secondary_categories(gen_app, gen_client, comfy, url, category, charact
         assert "silver hair" in positive
 
 
-def test_detailer_with_action_wires_node_18(gen_app, gen_client, comfy):  # noqa: F811
+def test_detailer_with_action_wires_node_18(gen_app, gen_client, comfy):
     r = post(gen_client, "/detailer/detailed_eyes/generate",
              {"character": "mira_vance", "with_action": "waving_hello", "extra_positive": "smiling widely"})
     job_id = r.get_json()["job_id"]
@@ -100,7 +99,7 @@ def test_detailer_with_action_wires_node_18(gen_app, gen_client, comfy):  # noqa
     assert "smiling widely" in graph["6"]["inputs"]["text"]
 
 
-def test_look_and_checkpoint(gen_app, gen_client, comfy):  # noqa: F811
+def test_look_and_checkpoint(gen_app, gen_client, comfy):
     r = post(gen_client, "/look/mira_vance_library_look/generate", {"seed": "3"})
     job_id = r.get_json()["job_id"]
     assert wait_for(gen_app, [job_id])[job_id]["status"] == "done"
@@ -113,7 +112,7 @@ def test_look_and_checkpoint(gen_app, gen_client, comfy):  # noqa: F811
     assert graph["3"]["inputs"]["sampler_name"] == "dpmpp_2m"
 
 
-def test_generate_missing_one_job_per_coverless_entry(gen_app, gen_client):  # noqa: F811
+def test_generate_missing_one_job_per_coverless_entry(gen_app, gen_client):
     missing = gen_client.get("/get_missing_outfits").get_json()
     assert missing["count"] == 6
     r = post(gen_client, "/generate_missing", {"category": "outfits"})
@@ -131,11 +130,11 @@ def test_generate_missing_one_job_per_coverless_entry(gen_app, gen_client):  # n
         assert Outfit.query.filter(Outfit.image_path.isnot(None)).count() == 0
 
 
-def test_generate_missing_rejects_unknown_category(gen_client):  # noqa: F811
+def test_generate_missing_rejects_unknown_category(gen_client):
     assert post(gen_client, "/generate_missing", {"category": "styles"}).status_code == 400
 
 
-def test_png_carries_recipe(gen_app, gen_client):  # noqa: F811
+def test_png_carries_recipe(gen_app, gen_client):
     import json
     r = post(gen_client, "/outfit/winter_coat_set/generate", {"character": "mira_vance", "seed": "99"})
     job_id = r.get_json()["job_id"]
@@ -150,7 +149,7 @@ def test_png_carries_recipe(gen_app, gen_client):  # noqa: F811
     assert "prompt" in text, "ComfyUI's chunk kept"
 
 
-def test_api_generate(gen_app, gen_client, comfy):  # noqa: F811
+def test_api_generate(gen_app, gen_client, comfy):
     r = gen_client.post("/api/generate", json={"character": "mira_vance", "outfits": ["winter_coat_set"],
                                                "seed": 5, "checkpoint": "Illustrious/test_model.safetensors"})
     assert r.status_code == 202
@@ -177,16 +176,16 @@ def test_api_generate(gen_app, gen_client, comfy):  # noqa: F811
     ({"character": "nobody"}, 400), ({"count": 0}, 400), ({"count": "3"}, 400),
     ({"quality": "best"}, 400), ({"width": "wide"}, 400), ({"bogus": 1}, 400),
 ])
-def test_api_generate_errors_are_json(gen_client, body, status):  # noqa: F811
+def test_api_generate_errors_are_json(gen_client, body, status):
     r = gen_client.post("/api/generate", json=body)
     assert r.status_code == status and "error" in r.get_json()
 
 
-def test_api_requires_json(gen_client):  # noqa: F811
+def test_api_requires_json(gen_client):
     assert gen_client.post("/api/generate", data={"character": "x"}).status_code == 415
 
 
-def test_api_queue_list_and_cancel(gen_app, gen_client, comfy):  # noqa: F811
+def test_api_queue_list_and_cancel(gen_app, gen_client, comfy):
     comfy.set_render_delay(1.0)
     ids = gen_client.post("/api/generate", json={"character": "mira_vance", "count": 3}).get_json()["job_ids"]
     listing = gen_client.get("/api/queue").get_json()
@@ -199,7 +198,7 @@ def test_api_queue_list_and_cancel(gen_app, gen_client, comfy):  # noqa: F811
     assert gen_client.post("/api/queue/nope/cancel", json={}).status_code == 404
 
 
-def test_health_reports_servers(gen_client, comfy):  # noqa: F811
+def test_health_reports_servers(gen_client, comfy):
     body = gen_client.get("/api/health").get_json()
     assert body["app"] == "ok" and body["db"] == "ok"
     server = body["comfyui"][0]

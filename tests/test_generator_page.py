@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from models import Job
 from tests.conftest import csrf_token
-from tests.gen_fixtures import comfy, gen_app, gen_client  # noqa: F401
 from tests.jobs_helpers import wait_for
 
 AJAX = {"X-Requested-With": "XMLHttpRequest"}
@@ -13,14 +12,14 @@ def _post(client, data):
     return client.post("/generator", data=data, headers={**AJAX, "X-CSRFToken": csrf_token(client)})
 
 
-def test_page_lists_every_category(gen_client):  # noqa: F811
+def test_page_lists_every_category(gen_client):
     html = gen_client.get("/generator").get_data(as_text=True)
     for name in ("outfits", "actions", "styles", "scenes", "detailers"):
         assert f'name="{name}"' in html
     assert "Random character" in html and "Winter Coat" in html
 
 
-def test_batch_of_three_with_fixed_seed(gen_app, gen_client):  # noqa: F811
+def test_batch_of_three_with_fixed_seed(gen_app, gen_client):
     data = {"character": "mira_vance", "outfits": ["winter_coat_set"], "actions": ["waving_hello"],
             "scenes": ["cozy_cafe"], "seed": "100", "count": "3", "width": "512", "height": "512"}
     ids = _post(gen_client, data).get_json()["job_ids"]
@@ -36,12 +35,12 @@ def test_batch_of_three_with_fixed_seed(gen_app, gen_client):  # noqa: F811
     wait_for(gen_app, [again])
 
 
-def test_bad_batch_count(gen_client):  # noqa: F811
+def test_bad_batch_count(gen_client):
     assert _post(gen_client, {"count": "0"}).status_code == 400
     assert _post(gen_client, {"count": "lots"}).status_code == 400
 
 
-def test_remake_reproduces_the_graph(gen_app, gen_client):  # noqa: F811
+def test_remake_reproduces_the_graph(gen_app, gen_client):
     data = {"character": "sera_lindqvist", "outfits": ["adventurer_gear"], "styles": ["soft_watercolor"],
             "seed": "4242", "extra_positive": "night sky", "checkpoint": "Noob/test_noob.safetensors"}
     job_id = _post(gen_client, data).get_json()["job_ids"][0]
@@ -61,6 +60,6 @@ def test_remake_reproduces_the_graph(gen_app, gen_client):  # noqa: F811
     wait_for(gen_app, [again.get_json()["job_id"]])
 
 
-def test_remake_of_unknown_image_warns(gen_client):  # noqa: F811
+def test_remake_of_unknown_image_warns(gen_client):
     r = gen_client.get("/generator", query_string={"remake": "../../etc/passwd"})
     assert r.status_code == 200 and "no GAZE recipe" in r.get_data(as_text=True)

@@ -10,14 +10,13 @@ from PIL import Image
 
 from gaze.jobs import get_queue
 from models import Job, db
-from tests.fake_comfy import FakeComfy, fake_comfy  # noqa: F401
 from tests.jobs_helpers import recorded_graph, start_app, stop, wait_for
 
 _seeds = itertools.count(5000)
 
 
 @pytest.fixture
-def gen_app(config, fake_comfy):  # noqa: F811
+def gen_app(config, fake_comfy):
     app = start_app(config, [fake_comfy.url])
     yield app
     stop(app)
@@ -29,7 +28,7 @@ def enqueue(app, **kw):
                                       **kw)
 
 
-def test_job_runs_and_saves_png_with_comfy_chunks(gen_app, fake_comfy):  # noqa: F811
+def test_job_runs_and_saves_png_with_comfy_chunks(gen_app, fake_comfy):
     job_id = enqueue(gen_app, category="characters", slug="mira_vance", action="preview")
     state = wait_for(gen_app, [job_id])[job_id]
     assert state["status"] == "done", state
@@ -62,7 +61,7 @@ def test_missing_lora_fails_with_its_name_and_next_job_runs(gen_app):
     assert states[good]["status"] == "done"
 
 
-def test_execution_error_fails_readably_and_next_job_runs(gen_app, fake_comfy):  # noqa: F811
+def test_execution_error_fails_readably_and_next_job_runs(gen_app, fake_comfy):
     fake_comfy.fail_next("exec_error")
     bad = enqueue(gen_app)
     good = enqueue(gen_app)
@@ -72,7 +71,7 @@ def test_execution_error_fails_readably_and_next_job_runs(gen_app, fake_comfy): 
     assert states[good]["status"] == "done"
 
 
-def test_pending_jobs_wait_while_server_down_then_run(config, fake_comfy):  # noqa: F811
+def test_pending_jobs_wait_while_server_down_then_run(config, fake_comfy):
     fake_comfy.go_down()
     app = start_app(config, [fake_comfy.url])
     try:
@@ -87,7 +86,7 @@ def test_pending_jobs_wait_while_server_down_then_run(config, fake_comfy):  # no
         stop(app)
 
 
-def test_waiting_job_fails_after_max_wait(config, fake_comfy):  # noqa: F811
+def test_waiting_job_fails_after_max_wait(config, fake_comfy):
     fake_comfy.go_down()
     app = start_app(config, [fake_comfy.url], JOB_MAX_WAIT_S=0.5)
     try:
@@ -98,7 +97,7 @@ def test_waiting_job_fails_after_max_wait(config, fake_comfy):  # noqa: F811
         stop(app)
 
 
-def test_server_restarted_mid_job_fails_with_reason_then_next_runs(gen_app, fake_comfy):  # noqa: F811
+def test_server_restarted_mid_job_fails_with_reason_then_next_runs(gen_app, fake_comfy):
     fake_comfy.set_render_delay(1.5)
     job_id = enqueue(gen_app)
     assert fake_comfy.wait_running(timeout=10)
@@ -113,7 +112,7 @@ def test_server_restarted_mid_job_fails_with_reason_then_next_runs(gen_app, fake
     assert wait_for(gen_app, [nxt], timeout=30)[nxt]["status"] == "done"
 
 
-def test_cancel_pending_and_running(gen_app, fake_comfy):  # noqa: F811
+def test_cancel_pending_and_running(gen_app, fake_comfy):
     fake_comfy.set_render_delay(2.0)
     running = enqueue(gen_app)
     assert fake_comfy.wait_running(timeout=10)
@@ -130,7 +129,7 @@ def test_cancel_pending_and_running(gen_app, fake_comfy):  # noqa: F811
     assert all(s["status"] == "done" for s in states.values())
 
 
-def test_retry_failed_job(gen_app, fake_comfy):  # noqa: F811
+def test_retry_failed_job(gen_app, fake_comfy):
     fake_comfy.fail_next("exec_error")
     job_id = enqueue(gen_app)
     assert wait_for(gen_app, [job_id])[job_id]["status"] == "failed"
@@ -139,7 +138,7 @@ def test_retry_failed_job(gen_app, fake_comfy):  # noqa: F811
     assert wait_for(gen_app, [job_id])[job_id]["status"] == "done"
 
 
-def test_restart_with_pending_jobs_finishes_them_all(config, fake_comfy):  # noqa: F811
+def test_restart_with_pending_jobs_finishes_them_all(config, fake_comfy):
     config.COMFYUI_URLS = [fake_comfy.url]
     from gaze import create_app
     first = create_app(config)  # no worker: the jobs stay pending, as if the app died
@@ -154,7 +153,7 @@ def test_restart_with_pending_jobs_finishes_them_all(config, fake_comfy):  # noq
         stop(second)
 
 
-def test_running_job_from_dead_process_is_rechecked(config, fake_comfy):  # noqa: F811
+def test_running_job_from_dead_process_is_rechecked(config, fake_comfy):
     from gaze import create_app
     config.COMFYUI_URLS = [fake_comfy.url]
     first = create_app(config)

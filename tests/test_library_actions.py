@@ -10,7 +10,6 @@ import pytest
 from models import Character, Outfit
 from tests.helpers import image_bytes, post, post_json, read_entry
 
-
 # ---------------------------------------------------------------------- clone
 
 def test_clone_redirects_to_the_copy(app, client, token, library):
@@ -101,6 +100,7 @@ def test_upload_without_a_file_and_for_unknown_entry(client, token):
 
 def test_thumbnail_is_cached_and_follows_image_changes(app, client):
     import os
+
     from PIL import Image
     folder = app.config["UPLOADS_DIR"] / "characters" / "hana_okabe"
     folder.mkdir(parents=True)

@@ -12,14 +12,13 @@ import pytest
 from gaze.llm import MAX_TURNS, TOOL_SCHEMAS, LLMConfig, LLMError, call_llm, extract_json, list_models
 from gaze.tags.client import TagClient
 from gaze.tags.index import SAMPLE_CSV
-from tests.llm_server import (  # noqa: F401 - llm_server is a fixture
+from tests.llm_server import (
     MODEL_NOT_FOUND,
     OLLAMA_NO_TOOLS,
     OPENAI_BAD_KEY,
     OPENROUTER_NO_TOOLS,
     ScriptedLLMServer,
     completion,
-    llm_server,
     tool_call,
 )
 

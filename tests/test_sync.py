@@ -4,8 +4,8 @@ from __future__ import annotations
 import json
 import os
 
-from models import Character, Checkpoint, LibraryProblem, Outfit, db
 from gaze.sync import sync_all
+from models import Character, Checkpoint, LibraryProblem, Outfit, db
 
 
 def _write(path, data):

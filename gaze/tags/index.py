@@ -17,6 +17,7 @@ import os
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+
 from typing_extensions import TypedDict  # pydantic needs this one on Python < 3.12
 
 from gaze.tags.normalize import last_prompt_fragment, split_prompt_tags, strip_weight, tag_key

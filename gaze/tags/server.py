@@ -91,7 +91,8 @@ def parse_host_port(value: str, default_host: str = "127.0.0.1") -> tuple[str, i
 def main(argv: Sequence[str] | None = None) -> None:
     """Command-line entry point of ``python -m gaze.tags``."""
     parser = argparse.ArgumentParser(prog="python -m gaze.tags", description="GAZE Danbooru tag MCP server")
-    parser.add_argument("--http", metavar="HOST:PORT", help="serve streamable HTTP at http://HOST:PORT/mcp (default: stdio)")
+    parser.add_argument("--http", metavar="HOST:PORT",
+                        help="serve streamable HTTP at http://HOST:PORT/mcp (default: stdio)")
     parser.add_argument("--sse", metavar="HOST:PORT",
                         help="serve the older HTTP+SSE transport at http://HOST:PORT/sse instead (legacy clients)")
     parser.add_argument("--csv", metavar="PATH", help="tag CSV (default: env GAZE_TAG_CSV, else the bundled sample)")

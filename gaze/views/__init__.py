@@ -33,8 +33,7 @@ def json_object() -> dict:
 def register_views(app: Flask) -> None:
     from .. import jobs
     from ..extensions import csrf
-    from . import (api, assets, characters, checkpoints, gallery, generate, generator, helpers, library,
-                   media, queue)
+    from . import api, assets, characters, checkpoints, gallery, generate, generator, helpers, library, media, queue
     for module in (library, media, assets, characters, checkpoints, gallery, generator, generate, queue, api):
         app.register_blueprint(module.bp)
     csrf.exempt(api.bp)

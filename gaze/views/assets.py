@@ -17,14 +17,31 @@ from models import Character
 
 from .. import assets, categories, images
 from ..assets import AssetError
-from ..forms import (ORIENTATION_RE, all_prompt_fields, blank_entry, edit_fields, lora_names,
-                     parse_form, prompt_field_keys)
+from ..forms import (
+    ORIENTATION_RE,
+    all_prompt_fields,
+    blank_entry,
+    edit_fields,
+    lora_names,
+    parse_form,
+    prompt_field_keys,
+)
 from ..store import describe_json_error
-from .helpers import (asset_or_404, category_or_404, detail_url, done, failed, gallery_url,
-                      media_url, render_asset, session_key, thumb_url)
+from . import json_object
+from .helpers import (
+    asset_or_404,
+    category_or_404,
+    detail_url,
+    done,
+    failed,
+    gallery_url,
+    media_url,
+    render_asset,
+    session_key,
+    thumb_url,
+)
 
 log = logging.getLogger(__name__)
-from . import json_object
 
 bp = Blueprint("assets", __name__)
 

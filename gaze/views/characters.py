@@ -8,9 +8,9 @@ from models import Character, Look
 
 from .. import categories, wardrobe
 from ..assets import AssetError
+from . import json_object
 from .assets import DETAIL_EXTRAS
 from .helpers import asset_or_404, detail_url, done, failed
-from . import json_object
 
 bp = Blueprint("characters", __name__)
 CHARACTERS = categories.REGISTRY["characters"]

@@ -2,19 +2,17 @@
 session's default checkpoint and checkpoint deletion (JSON only)."""
 from __future__ import annotations
 
-from flask import (Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request,
-                   session, url_for)
+from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, session, url_for
 
 from models import Character, Checkpoint
 
 from .. import assets, categories, images
 from ..assets import AssetError
 from ..forms import checkpoint_fields, parse_checkpoint_form
-from ..queries import (COVER_FILTERS, PER_PAGE_CHOICES, PER_PAGE_DEFAULT, SORTS, GalleryParams,
-                       checkpoint_page)
+from ..queries import COVER_FILTERS, PER_PAGE_CHOICES, PER_PAGE_DEFAULT, SORTS, GalleryParams, checkpoint_page
+from . import json_object
 from .assets import parse_json_body
 from .helpers import back_url, done, failed, media_url, thumb_url
-from . import json_object
 
 bp = Blueprint("checkpoints", __name__)
 TOKEN = categories.CHECKPOINT_TOKEN

@@ -11,8 +11,15 @@ from models import MODELS, Checkpoint, Job, db
 
 from .. import categories
 from ..assets import set_cover
-from ..generation import (BACKGROUND, ComposeError, GenerateRequest, entry_for, fields_for_entry,
-                          missing_cover_fields, queue_generation)
+from ..generation import (
+    BACKGROUND,
+    ComposeError,
+    GenerateRequest,
+    entry_for,
+    fields_for_entry,
+    missing_cover_fields,
+    queue_generation,
+)
 from . import wants_json
 
 bp = Blueprint("generate", __name__)

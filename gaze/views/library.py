@@ -6,8 +6,16 @@ from flask import Blueprint, current_app, render_template, request, session, url
 from models import LibraryProblem
 
 from .. import categories
-from ..queries import (COVER_FILTERS, LOOK_FILTERS, LORA_FILTERS, PER_PAGE_CHOICES, PER_PAGE_DEFAULT,
-                       SORTS, GalleryParams, gallery_page)
+from ..queries import (
+    COVER_FILTERS,
+    LOOK_FILTERS,
+    LORA_FILTERS,
+    PER_PAGE_CHOICES,
+    PER_PAGE_DEFAULT,
+    SORTS,
+    GalleryParams,
+    gallery_page,
+)
 from ..sync import sync_all
 from .helpers import back_url, category_or_404, done, failed, gallery_url, render_asset
 
