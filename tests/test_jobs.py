@@ -185,3 +185,16 @@ def test_status_endpoint(gen_app):
     assert set(body) >= {"status", "label", "progress", "error", "result", "server"}
     assert body["label"] == "hello" and body["status"] == "done"
     assert set(body["progress"]) == {"value", "max", "node"}
+
+
+def test_prune_forgets_old_terminal_jobs_but_keeps_rows(gen_app):
+    job_id = enqueue(gen_app)
+    wait_for(gen_app, [job_id])
+    queue = get_queue(gen_app)
+    assert job_id in queue.live
+    assert queue.prune(max_age_s=3600) == 0, "a fresh terminal job stays in memory"
+    queue.live[job_id].finished -= 3601
+    assert queue.prune(max_age_s=3600) == 1
+    assert job_id not in queue.live
+    with gen_app.app_context():
+        assert queue.status(job_id)["status"] == "done", "the row still answers"
