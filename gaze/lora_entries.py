@@ -92,6 +92,8 @@ def metadata_entry(cat: Category, lora_name: str, info: LoraInfo) -> dict:
     tags = [t for t in info.top_tags(FILL_TAGS + len(exclude), exclude=exclude)][:FILL_TAGS]
     data: dict = {cat.id_key: derive_id(name), cat.name_key: name,
                   "lora": {"lora_name": lora_name, "lora_weight": 1.0, "lora_triggers": ", ".join(info.triggers)}}
+    if cat is not CHARACTERS:   # "1girl" and the like describe the subject, not an outfit, pose or scene
+        tags = [t for t in tags if not _COUNT.match(t.lower())]
     if cat is CHARACTERS:
         _fill_character(data, tags)
     elif cat.key == "outfits":

@@ -39,5 +39,5 @@ def write_safetensors(path: Path, metadata: dict[str, Any] | None = None) -> Pat
 
 def kohya_metadata(output_name: str, tags: dict[str, int], folder: str = "10_subject", **extra: str) -> dict:
     return {"ss_output_name": output_name, "ss_base_model_version": "sdxl_base_v1-0",
-            "ss_num_train_images": str(max(tags.values(), default=0)),
+            "ss_num_train_images": str(max((v for v in tags.values() if isinstance(v, int)), default=0)),
             "ss_tag_frequency": {folder: tags}, **extra}
