@@ -158,17 +158,28 @@ def process(app: Flask, job: Job) -> None:
         return
     settings = llm_settings.load()
     client = drafts.usable_tag_client(settings)[0] if settings.llm_config() is not None else None
-    created: list[dict] = []
-    skipped: list[dict] = []
+    # the files a run interrupted by a shutdown got through (a finished run has a summary)
+    earlier = job.result if isinstance(job.result, dict) and job.result.get("summary") is None else {}
+    created: list[dict] = list(earlier.get("created") or [])
+    skipped: list[dict] = list(earlier.get("skipped") or [])
+    done_before = len(created) + len(skipped)
+    total = done_before + len(files)
     cancelled = False
     for index, name in enumerate(files):
         db.session.refresh(job)
         if job.status != "running":
             cancelled = True
             break
-        job.progress_value, job.progress_max, job.progress_node = index, len(files), name[-128:]
+        if queue.stop_event.is_set():   # shutting down: the next start goes on with the rest
+            job.status, job.started_at = "pending", None
+            job.recipe = {"files": files[index:]}
+            job.result = {"created": created, "skipped": skipped, "summary": None}
+            db.session.commit()
+            queue._set_live(job.id, status="pending")
+            return
+        job.progress_value, job.progress_max, job.progress_node = done_before + index, total, name[-128:]
         db.session.commit()
-        queue._set_live(job.id, value=index, max=len(files), node=name.rsplit("/", 1)[-1])
+        queue._set_live(job.id, value=done_before + index, max=total, node=name.rsplit("/", 1)[-1])
         try:
             outcome = create_one(cat, name, settings, client)
         except Exception as exc:  # noqa: BLE001 - one bad file must not end the job
@@ -180,9 +191,9 @@ def process(app: Flask, job: Job) -> None:
     job.result = {"created": created, "skipped": skipped, "summary": _summary(created, skipped, cancelled)}
     if job.status == "running":
         job.status, job.finished_at = "done", utcnow()
-        job.progress_value, job.progress_node = len(files), None
+        job.progress_value, job.progress_node = total, None
     db.session.commit()
-    queue._set_live(job.id, status=job.status, value=job.progress_value, max=len(files), node=None,
+    queue._set_live(job.id, status=job.status, value=job.progress_value, max=total, node=None,
                     finished=time.monotonic())
 
 

@@ -132,6 +132,9 @@ class Settings:
                 return "GAZE's own tag server needs a tag CSV (GAZE_TAG_CSV or the Settings page)"
             if not _is_file(csv):
                 return f"the tag CSV {csv} does not exist"
+            if not self.allow_commands and self.values["tag_csv"].source == "saved":
+                return ("a tag CSV saved on the Settings page is not used while GAZE is reachable from other "
+                        "machines without a password; set GAZE_TAG_CSV instead")
         elif mode in ("command", "url"):
             server = self["tag_server"]
             if not server:
@@ -248,10 +251,18 @@ def _clean(text: Any) -> str:
 
 
 def parse_form(form: Any) -> tuple[dict[str, str | None], dict[str, str]]:
-    """The Settings form → (changes, errors). A change of None removes the saved value."""
+    """The Settings form → (changes, errors).
+
+    A field the form does not send is left as it is; an empty field removes the
+    saved value (the environment or the default applies again); an empty API key
+    keeps the stored one (``clear_api_key`` forgets it). ``tag_legacy`` is a
+    checkbox of the tag section, read whenever ``tag_mode`` is sent.
+    """
     changes: dict[str, str | None] = {}
     errors: dict[str, str] = {}
     for name in ("provider", "base_url", "model", "tag_mode", "tag_csv", "tag_server"):
+        if name not in form:
+            continue
         value = _clean(form.get(name))
         if len(value) > MAX_LENGTH or _CONTROL.search(value):
             errors[name] = "too long, or contains control characters"
@@ -268,13 +279,17 @@ def parse_form(form: Any) -> tuple[dict[str, str | None], dict[str, str]]:
     mode = changes.get("tag_mode")
     if mode and mode not in TAG_MODES:
         errors["tag_mode"] = "choose a tag server option from the list"
+    trusted = commands_allowed(current_app.config)
     if changes.get("tag_csv"):
         changes["tag_csv"] = resolve_path(changes["tag_csv"] or "")
-        if not _is_file(changes["tag_csv"] or ""):
-            errors["tag_csv"] = "no file at that path (give the full path of a tag CSV)"
+        if not trusted:
+            errors["tag_csv"] = ("a tag CSV can be chosen here only when GAZE has a password or listens on this "
+                                 "machine only; set GAZE_TAG_CSV instead")
+        elif not (changes["tag_csv"] or "").lower().endswith(".csv") or not _is_file(changes["tag_csv"] or ""):
+            errors["tag_csv"] = "no .csv file at that path (give the full path of a tag CSV)"
     server = changes.get("tag_server")
     if server and not _URL.match(server):
-        if not commands_allowed(current_app.config):
+        if not trusted:
             errors["tag_server"] = ("a command can be set here only when GAZE has a password or listens on this "
                                     "machine only; use a URL, or set GAZE_TAG_SERVER")
         else:
@@ -292,7 +307,8 @@ def parse_form(form: Any) -> tuple[dict[str, str | None], dict[str, str]]:
             errors["api_key"] = "an API key has no spaces or control characters"
         else:
             changes["api_key"] = key
-    changes["tag_legacy"] = "1" if form.get("tag_legacy") else None
+    if "tag_mode" in form:
+        changes["tag_legacy"] = "1" if form.get("tag_legacy") else None
     if not errors:
         trial = apply(changes)
         if trial["tag_mode"] != "none":

@@ -130,11 +130,11 @@ def evidence_prompt(cat: Category, lora_name: str, info: LoraInfo) -> str:
         total = f" over {info.images} training images" if info.images else ""
         lines += ["", f"Most frequent training tags (tag: count{total}):"]
         lines += [f"- {tag}: {count}" for tag, count in evidence]
-        lines += ["", f"These tags are evidence of what the LoRA depicts. Keep the ones that describe the {label}; "
-                      "drop composition, background, quality and meta tags."]
+        lines += ["", (f"These tags are evidence of what the LoRA depicts. Keep the ones that describe the {label}; "
+                       "drop composition, background, quality and meta tags.")]
     else:
-        lines += ["", "The file carries no training tags: infer what you can from its name, and leave fields "
-                      "empty rather than guessing."]
+        lines += ["", ("The file carries no training tags: infer what you can from its name, and leave fields "
+                       "empty rather than guessing.")]
     if cat is CHARACTERS:
         lines.append("Separate identity from clothing: body traits (hair, eyes, build, ears, skin…) go in "
                      '"identity", garments and worn accessories in "wardrobe". When the tags show several distinct '

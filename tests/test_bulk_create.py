@@ -9,11 +9,16 @@ import time
 import pytest
 
 from gaze import create_app
-from gaze.safetensors_meta import MAX_HEADER_BYTES, MetadataError, read_header, read_lora_info
+from gaze.safetensors_meta import (
+    MAX_HEADER_BYTES,
+    MetadataError,
+    read_header,
+    read_lora_info,
+)
+from tests.conftest import csrf_token
 from tests.jobs_helpers import wait_for
 from tests.llm_helpers import SECRET, kohya_metadata, use_llm, write_safetensors
 from tests.llm_server import completion, llm_server  # noqa: F401
-from tests.conftest import csrf_token
 
 CHAR_TAGS = {"1girl": 40, "solo": 40, "long_hair": 38, "red_eyes": 36, "black_hair": 35, "smile": 20,
              "school_uniform": 18, "pleated_skirt": 15, "thighhighs": 12, "jacket": 10, "hat": 6,
@@ -46,7 +51,7 @@ def _queue(app, category):
 
 
 def _run(app, category):
-    client, response = _queue(app, category)
+    response = _queue(app, category)[1]
     body = response.get_json()
     assert response.status_code == 200, body
     if body["job_id"] is None:
@@ -142,7 +147,7 @@ def test_bulk_create_with_the_scripted_llm(config, loras, library, llm_server, m
     # files are processed in name order: bare_model (LLM answers nonsense), rin_v2 (a good draft)
     llm_server.script([completion("I am not sure what this LoRA is."), completion("```json\n" + json.dumps(draft) + "\n```")])
     app = make_app(config)
-    body, state = _run(app, "characters")
+    state = _run(app, "characters")[1]
     result = state["result"]
     assert sorted((c["id"], c["source"]) for c in result["created"]) == [("bare_model", "metadata"),
                                                                           ("rinko_aoba", "llm")]
@@ -268,7 +273,7 @@ def test_unreadable_headers_are_refused(tmp_path, content, message):
 
 def test_the_queue_lists_a_bulk_job_with_its_summary(config, loras, make_app):
     app = make_app(config)
-    body, state = _run(app, "characters")
+    body = _run(app, "characters")[0]
     jobs = app.test_client().get("/api/queue").get_json()["jobs"]
     [job] = [j for j in jobs if j["id"] == body["job_id"]]
     assert job["kind"] == "bulk_create" and job["status"] == "done"
@@ -291,3 +296,33 @@ def test_metadata_entries_fit_every_category(tmp_path, category, field):
     assert "serafuku" in text and "looking at viewer" not in text and "1girl" not in text
     if category == "outfits":
         assert data["wardrobe"]["full_body"] == "serafuku" and data["wardrobe"]["footwear"] == "boots"
+
+
+def test_a_shutdown_mid_job_resumes_with_the_rest(config, lora_root, library, make_app, llm_server):
+    from gaze import bulk
+    from gaze.jobs import get_queue
+    use_llm(config, llm_server)
+    llm_server.delay = 0.25
+    looks = lora_root / "Illustrious" / "Looks"
+    for i in range(5):
+        write_safetensors(looks / f"model_{i}.safetensors", kohya_metadata(f"model_{i}", {"1girl": 3}))
+    llm_server.script([completion("no json")] * 5)
+    app = make_app(config)
+    job_id = _queue(app, "characters")[1].get_json()["job_id"]
+    wait_for(app, [job_id], statuses=("running",), timeout=10)
+    time.sleep(0.4)
+    queue = get_queue(app)
+    queue.stop_event.set()
+    state = wait_for(app, [job_id], statuses=("pending",), timeout=10)[job_id]
+    done_first = len(state["result"]["created"])
+    assert 0 < done_first < 5 and state["result"]["summary"] is None
+    queue.stop_event.clear()
+    bulk.runner(app).wake()
+    state = _wait_result(app, job_id)
+    while state["result"]["summary"] is None:
+        time.sleep(0.05)
+        state = _wait_result(app, job_id)
+    state = wait_for(app, [job_id], timeout=20)[job_id]
+    assert state["status"] == "done" and state["progress"]["value"] == state["progress"]["max"] == 5
+    assert sorted(c["id"] for c in state["result"]["created"]) == [f"model_{i}" for i in range(5)]
+    assert state["result"]["skipped"] == []

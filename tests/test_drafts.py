@@ -12,7 +12,13 @@ from gaze import categories
 from gaze.schema import normalize
 from tests.conftest import REPO
 from tests.llm_helpers import SECRET, use_llm
-from tests.llm_server import OPENAI_BAD_KEY, ScriptedLLMServer, completion, llm_server, tool_call  # noqa: F401
+from tests.llm_server import (  # noqa: F401
+    OPENAI_BAD_KEY,
+    ScriptedLLMServer,
+    completion,
+    llm_server,
+    tool_call,
+)
 
 DRAFT = {
     "character_id": "ivy_thorne", "character_name": "Ivy Thorne",
@@ -151,7 +157,7 @@ def test_draft_with_gaze_tag_server_lists_unknown_tags(tagged_app, llm_server):
     assert body["unknown_tags"] == ["starry sky print", "sparkle shoes of doom"]   # labels and triggers are not tags
     first, second = llm_server.requests
     assert [t["function"]["name"] for t in first["tools"]] == ["search_tags", "validate_tags", "suggest_tags"]
-    tool_reply = [m for m in second["messages"] if m["role"] == "tool"][0]
+    tool_reply = next(m for m in second["messages"] if m["role"] == "tool")
     assert json.loads(tool_reply["content"]) == {"valid": ["dress"], "invalid": ["starry sky print"]}
 
 

@@ -76,7 +76,7 @@ def test_saving_overrides_the_environment_and_never_renders_the_key(env_app, llm
     assert settings.tag_spec() == f"python -m gaze.tags --csv {SAMPLE_CSV}"
 
     # an empty key field keeps the saved key; empty fields fall back to the environment
-    assert save(client, token, provider="", base_url="", model="", api_key="").status_code == 302
+    assert save(client, token, provider="", base_url="", model="", api_key="", tag_mode="").status_code == 302
     settings = effective(env_app)
     assert settings["api_key"] == OTHER_KEY and settings.values["api_key"].source == "saved"
     assert settings["model"] == "test-model" and settings.values["model"].source == "env"
@@ -91,7 +91,8 @@ def test_saving_overrides_the_environment_and_never_renders_the_key(env_app, llm
     ({"provider": "skynet"}, "provider", "choose a provider"),
     ({"base_url": "ftp://x"}, "base_url", "http://"),
     ({"api_key": "has space"}, "api_key", "no spaces"),
-    ({"tag_mode": "gaze", "tag_csv": "/no/such/file.csv"}, "tag_csv", "no file"),
+    ({"tag_mode": "gaze", "tag_csv": "/no/such/file.csv"}, "tag_csv", "no .csv file"),
+    ({"tag_mode": "gaze", "tag_csv": "/etc/passwd"}, "tag_csv", "no .csv file"),
     ({"tag_mode": "gaze"}, "tag_mode", "needs a tag CSV"),
     ({"tag_mode": "url", "tag_server": "python -m gaze.tags"}, "tag_mode", "starts with http"),
     ({"tag_mode": "sometimes"}, "tag_mode", "from the list"),
@@ -182,7 +183,20 @@ def test_a_command_cannot_be_set_from_the_browser_on_an_open_server(config, tmp_
     response = client.post("/api/settings/test_tags", json={"tag_mode": "command", "tag_server": f"touch {tmp_path}/pwned"})
     assert response.status_code == 400
     assert not (tmp_path / "pwned").exists()
+    response = save(client, token, tag_mode="gaze", tag_csv=str(SAMPLE_CSV))
+    assert response.status_code == 400 and "set GAZE_TAG_CSV instead" in response.get_data(as_text=True)
     assert save(client, token, tag_mode="url", tag_server="http://tags:8000/mcp").status_code == 302
+
+
+def test_a_partial_post_changes_only_what_it_sends(client, token):
+    assert save(client, token, model="first", tag_mode="gaze", tag_csv=str(SAMPLE_CSV), tag_legacy="1").status_code == 302
+    assert save(client, token, provider="ollama").status_code == 302
+    with client.application.app_context():
+        assert llm_settings.saved_values() == {"model": "first", "tag_mode": "gaze", "tag_csv": str(SAMPLE_CSV),
+                                               "tag_legacy": "1", "provider": "ollama"}
+    assert save(client, token, tag_mode="gaze").status_code == 302      # the tag section without the box
+    with client.application.app_context():
+        assert "tag_legacy" not in llm_settings.saved_values()
 
 
 def test_settings_need_the_csrf_token(client):
