@@ -112,6 +112,7 @@ def test_settings_test_connection_lists_models(llm_config, live_server, page, ll
     page.click("#test-tags")
     expect(page.locator("#tags-test-result")).to_contain_text("unknown", timeout=20000)
     assert "gaze_no_such_tag" in page.inner_text("#tags-test-result")
+    screenshot(page, "settings")
 
 
 @pytest.fixture
