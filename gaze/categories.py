@@ -14,6 +14,11 @@ CHARACTER_WARDROBE_KEYS = ("full_body", "headwear", "top", "bottom", "legwear",
                            "footwear", "hands", "gloves", "accessories")
 OUTFIT_WARDROBE_KEYS = ("full_body", "headwear", "top", "bottom", "legwear",
                         "footwear", "hands", "accessories")
+#: (section, key) of text fields whose values are not Danbooru tags (not tag-checked)
+NOT_TAG_FIELDS = frozenset({("styles", "primary_color"), ("styles", "secondary_color"),
+                            ("styles", "tertiary_color"), ("style", "artist_name")})
+#: top-level text fields holding prompt tags (looks), and a checkpoint's prompt fields
+TAG_TEXT_FIELDS = ("positive", "negative", "base_positive", "base_negative")
 
 
 @dataclass(frozen=True)

@@ -86,6 +86,14 @@ class Config:
         self.ALLOWED_HOSTS = [h.strip().lower() for h in env("GAZE_TRUSTED_HOSTS", "").split(",") if h.strip()]
         self.LOGIN_MAX_FAILURES = _int("GAZE_LOGIN_MAX_FAILURES", 5)
         self.LOGIN_WINDOW_S = _int("GAZE_LOGIN_WINDOW", 300)
+        # LLM-assisted creation (gaze/llm_settings.py): values saved on /settings take precedence
+        self.LLM_PROVIDER = env("GAZE_LLM_PROVIDER") or None
+        self.LLM_BASE_URL = env("GAZE_LLM_BASE_URL") or None
+        self.LLM_MODEL = env("GAZE_LLM_MODEL") or None
+        self.LLM_API_KEY = env("GAZE_LLM_API_KEY") or None
+        self.LLM_TIMEOUT_S = _float("GAZE_LLM_TIMEOUT", 120.0)
+        self.TAG_CSV = _path(env("GAZE_TAG_CSV"), None)
+        self.TAG_SERVER = env("GAZE_TAG_SERVER") or None
         self.TESTING = False
 
     def to_flask(self) -> dict:
@@ -107,4 +115,8 @@ class TestConfig(Config):
         self.PASSWORD = None
         self.API_TOKEN = None
         self.ALLOWED_HOSTS = []
+        self.LLM_PROVIDER = self.LLM_BASE_URL = self.LLM_MODEL = self.LLM_API_KEY = None
+        self.LLM_TIMEOUT_S = 20.0
+        self.TAG_CSV = None
+        self.TAG_SERVER = None
         self.TESTING = True

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from .categories import CHARACTERS, Category
+from .categories import CHARACTERS, NOT_TAG_FIELDS, TAG_TEXT_FIELDS, Category
 from .choices import sampler_choices, scheduler_choices
 from .schema import is_nested_wardrobe, normalize
 
@@ -37,6 +37,7 @@ class Field:
     choices: list = field(default_factory=list)
     attrs: dict = field(default_factory=dict)
     readonly: bool = False
+    tagcheck: bool = False       # holds Danbooru tags: autocomplete and mark unknown ones
 
 
 @dataclass
@@ -133,11 +134,13 @@ def edit_fields(cat: Category, data: dict, *, creating: bool = False,
     for key in cat.text_fields:
         kind = "character" if key == "character_id" else "textarea"
         label = "Character" if key == "character_id" else _label(key)
-        groups[0].fields.append(Field(key, label, kind=kind, value=val(key, data.get(key, ""))))
+        groups[0].fields.append(Field(key, label, kind=kind, value=val(key, data.get(key, "")),
+                                      tagcheck=key in TAG_TEXT_FIELDS))
     for section in cat.sections:
         values = _section_values(cat, data, section.name, outfit)
         note = ""
-        fields_ = [Field(f"{section.name}.{k}", _label(k), value=val(f"{section.name}.{k}", values.get(k, "")))
+        fields_ = [Field(f"{section.name}.{k}", _label(k), value=val(f"{section.name}.{k}", values.get(k, "")),
+                         tagcheck=(section.name, k) not in NOT_TAG_FIELDS)
                    for k in section.keys]
         if cat is CHARACTERS and section.name == "wardrobe":
             note = f"Outfit: {outfit}" if outfit is not None else "Single (legacy) outfit"
@@ -155,7 +158,7 @@ def edit_fields(cat: Category, data: dict, *, creating: bool = False,
     if cat.prompt_field:
         prompt = _tags_text(data.get(cat.prompt_field))
         groups.append(FieldGroup("Prompt", [Field(cat.prompt_field, "Prompt", kind="textarea",
-                                                  value=val(cat.prompt_field, prompt),
+                                                  value=val(cat.prompt_field, prompt), tagcheck=True,
                                                   help="Comma-separated prompt tags.")]))
     if cat is CHARACTERS:
         part = data.get("participants") or {}
@@ -333,8 +336,8 @@ def checkpoint_fields(data: dict, form: Mapping | None = None) -> list[Field]:
               choices=[(s, s) for s in scheduler_choices(data.get("scheduler"))]),
         Field("vae", "VAE", value=val("vae"),
               help='"integrated" uses the checkpoint\'s own VAE; otherwise a VAE file name.'),
-        Field("base_positive", "Base positive", kind="textarea", value=val("base_positive")),
-        Field("base_negative", "Base negative", kind="textarea", value=val("base_negative")),
+        Field("base_positive", "Base positive", kind="textarea", value=val("base_positive"), tagcheck=True),
+        Field("base_negative", "Base negative", kind="textarea", value=val("base_negative"), tagcheck=True),
     ]
 
 

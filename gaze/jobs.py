@@ -14,6 +14,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Callable
 
 from flask import Flask
 from sqlalchemy import update
@@ -49,6 +50,8 @@ class JobQueue:
         self.wake = threading.Event()
         self.stop_event = threading.Event()
         self.workers: list = []  # gaze.worker.Worker, one per ComfyUI server
+        #: job kind → function that wakes its runner (kinds other than "generate", e.g. gaze.bulk)
+        self.wakers: dict[str, Callable[[], None]] = {}
 
     # --- enqueue / cancel / retry (called from requests) -------------------
     def enqueue(self, label: str, graph: dict, category: str | None = None, slug: str | None = None,
@@ -94,7 +97,9 @@ class JobQueue:
 
     def retry(self, job_id: str) -> bool:
         job = db.session.get(Job, job_id)
-        if job is None or job.status not in ("failed", "removed") or not job.graph:
+        if job is None or job.status not in ("failed", "removed"):
+            return False
+        if (job.kind == "generate" and not job.graph) or (job.kind != "generate" and job.kind not in self.wakers):
             return False
         job.status, job.error, job.prompt_id, job.server = "pending", None, None, None
         job.progress_value = job.progress_max = job.progress_node = None
@@ -102,7 +107,7 @@ class JobQueue:
         job.created_at = utcnow()
         db.session.commit()
         self._set_live(job_id, status="pending", value=None, max=None, node=None, finished=None)
-        self.wake.set()
+        self.wakers.get(job.kind, self.wake.set)()
         return True
 
     # --- status ---------------------------------------------------------------
@@ -117,11 +122,11 @@ class JobQueue:
         if live is not None and job.status not in TERMINAL:
             progress = {"value": live.value, "max": live.max, "node": live.node}
             note = live.note
-        if job.status == "pending" and not any(w.online for w in self.workers):
+        if job.status == "pending" and job.kind == "generate" and not any(w.online for w in self.workers):
             note = WAITING_LABEL
         return {"id": job.id, "status": job.status, "label": job.label, "progress": progress,
                 "error": job.error, "result": job.result, "server": job.server, "note": note,
-                "category": job.category, "slug": job.slug,
+                "category": job.category, "slug": job.slug, "kind": job.kind,
                 "warnings": list((job.recipe or {}).get("dropped") or []),
                 "created_at": job.created_at.isoformat() + "Z" if job.created_at else None}
 
@@ -162,7 +167,7 @@ class JobQueue:
         """Jobs left 'running' by a previous process: re-check them against
         ComfyUI's history; finish them, or put them back to pending if ComfyUI
         never saw them, or fail them with the reason."""
-        for job in Job.query.filter_by(status="running").all():
+        for job in Job.query.filter_by(status="running", kind="generate").all():
             client = ComfyClient(job.server or self.app.config["COMFYUI_URLS"][0], timeout=5)
             if not job.prompt_id:
                 job.status, job.server = "pending", None
@@ -218,7 +223,7 @@ class JobQueue:
 
     def expire_waiting(self) -> None:
         limit = utcnow() - timedelta(seconds=float(self.app.config.get("JOB_MAX_WAIT_S", 1800)))
-        for job in Job.query.filter(Job.status == "pending", Job.created_at < limit).all():
+        for job in Job.query.filter(Job.status == "pending", Job.kind == "generate", Job.created_at < limit).all():
             self._fail(job, "no ComfyUI server answered within the maximum wait")
         db.session.commit()
 

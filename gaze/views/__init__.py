@@ -33,12 +33,33 @@ def json_object() -> dict:
 def register_views(app: Flask) -> None:
     from .. import jobs
     from ..extensions import csrf
-    from . import api, assets, characters, checkpoints, gallery, generate, generator, helpers, library, media, queue
-    for module in (library, media, assets, characters, checkpoints, gallery, generator, generate, queue, api):
+    from . import (
+        api,
+        assets,
+        bulk,
+        characters,
+        checkpoints,
+        drafts,
+        gallery,
+        generate,
+        generator,
+        helpers,
+        library,
+        media,
+        queue,
+        settings,
+    )
+    for module in (library, media, assets, characters, checkpoints, gallery, generator, generate, queue, api,
+                   drafts, settings, bulk):
         app.register_blueprint(module.bp)
-    csrf.exempt(api.bp)
+    app.register_blueprint(settings.api)
+    for blueprint in (api.bp, drafts.bp, settings.api):
+        csrf.exempt(blueprint)
     helpers.init_app(app)
     jobs.init_app(app)
+    from .. import bulk as bulk_jobs
+    bulk_jobs.init_app(app)
+    app.jinja_env.globals["draft_status"] = drafts.draft_status
 
     @app.context_processor
     def inject_globals():

@@ -26,6 +26,7 @@ from ..forms import (
     parse_form,
     prompt_field_keys,
 )
+from ..schema import SchemaError, normalize
 from ..store import describe_json_error
 from . import json_object
 from .helpers import (
@@ -48,6 +49,7 @@ bp = Blueprint("assets", __name__)
 _TOKENS = sorted({c.singular for c in categories.REGISTRY.values()} | set(categories.REGISTRY))
 CAT = "any(" + ", ".join(_TOKENS) + "):cat"
 GENERATED_ON_DETAIL = 24
+DRAFT_FIELD = "_draft_base"   # hidden field of the create form: the LLM draft it was filled from
 
 #: category key → function(entry) → extra template context for its detail page
 DETAIL_EXTRAS: dict = {}
@@ -103,11 +105,11 @@ def _stored_warnings(category, data: dict) -> dict[str, str]:
 
 
 def _form_page(category, entry, base: dict, errors: dict, creating: bool, status: int = 200,
-               form=None, message: str | None = None):
+               form=None, message: str | None = None, draft_base: str = ""):
     groups = edit_fields(category, base, creating=creating, form=form,
                          lora_choices=lora_names(category, current_app.config.get("LORA_ROOT")))
     return render_asset(category, "edit", status=status, entry=entry, groups=groups, errors=errors,
-                        creating=creating, message=message)
+                        creating=creating, message=message, draft_base=draft_base)
 
 
 @bp.route(f"/<{CAT}>/<slug>/edit", methods=["GET", "POST"])
@@ -131,11 +133,27 @@ def edit(cat: str, slug: str):
                       message=message or "Nothing was saved: please correct the fields marked below.")
 
 
+def _draft_base(category, form) -> tuple[dict, str]:
+    """A new entry's starting data: the LLM draft the create page was filled from (kept in a hidden
+    field, so outfits and keys the form does not show are saved too), else a blank entry."""
+    raw = form.get(DRAFT_FIELD) or ""
+    if raw and len(raw) <= 200_000:
+        try:
+            data = normalize(category, {**json.loads(raw), category.id_key: "draft"})
+        except (ValueError, TypeError, RecursionError, SchemaError):
+            data = None
+        if isinstance(data, dict):
+            data[category.id_key] = ""
+            return data, raw
+    return blank_entry(category), ""
+
+
 @bp.route("/create", methods=["GET", "POST"], defaults={"cat": "character"})
 @bp.route(f"/<{CAT}>/create", methods=["GET", "POST"])
 def create(cat: str):
     category = category_or_404(cat)
     base = blank_entry(category)
+    draft_base = ""
     if request.method == "GET":
         wanted = request.args.get("character")
         if "character_id" in category.text_fields and wanted:
@@ -143,6 +161,7 @@ def create(cat: str):
             if owner is not None:
                 base["character_id"] = owner.asset_id
         return _form_page(category, None, base, {}, True)
+    base, draft_base = _draft_base(category, request.form)
     data, errors = parse_form(category, request.form, base, creating=True,
                               known_character_ids=_known_character_ids(request.form))
     message = None
@@ -155,7 +174,8 @@ def create(cat: str):
             flash(f"Created {entry.name}.", "success")
             return redirect(detail_url(category, entry.slug))
     return _form_page(category, None, base, errors, True, status=400, form=request.form,
-                      message=message or "Nothing was saved: please correct the fields marked below.")
+                      message=message or "Nothing was saved: please correct the fields marked below.",
+                      draft_base=draft_base)
 
 
 @bp.route(f"/<{CAT}>/<slug>/clone", methods=["POST"])

@@ -21,7 +21,7 @@
     tr.dataset.jobId = job.id;
     tr.dataset.status = job.status;
     const label = cell();
-    if (job.result) {
+    if (job.result && job.result.image_url) {
       const a = document.createElement("a");
       a.href = job.result.image_url;
       a.target = "_blank";
@@ -33,6 +33,13 @@
     tr.appendChild(label);
     const status = cell(job.status + (job.note ? " (" + job.note + ")" : ""));
     if (job.error) status.title = job.error;
+    if (job.result && job.result.summary) {
+      const sum = document.createElement("div");
+      sum.className = "small text-secondary";
+      sum.dataset.slot = "summary";
+      sum.textContent = job.result.summary;
+      status.appendChild(sum);
+    }
     if (job.status === "failed") {
       const err = document.createElement("div");
       err.className = "small text-danger";
@@ -42,7 +49,7 @@
     tr.appendChild(status);
     const prog = cell();
     const p = job.progress || {};
-    if (job.status === "running") {
+    if (job.status === "running" || (job.status === "pending" && job.kind === "bulk_create" && p.max)) {
       const pct = p.max ? Math.round(100 * (p.value || 0) / p.max) : 10;
       const bar = document.createElement("div");
       bar.className = "progress";
@@ -52,6 +59,12 @@
       inner.className = "progress-bar progress-bar-striped progress-bar-animated";
       inner.style.width = pct + "%";
       inner.textContent = p.max ? (p.value + "/" + p.max) : "";
+      if (job.kind === "bulk_create" && p.node) {
+        const file = document.createElement("div");
+        file.className = "small text-secondary text-truncate";
+        file.textContent = p.node;
+        prog.appendChild(file);
+      }
       bar.appendChild(inner);
       prog.appendChild(bar);
     }
