@@ -84,3 +84,12 @@ def test_unknown_character_or_operation(client, token):
     assert post(client, "/character/nobody/outfit/add", token, {"name": "x"}).status_code == 404
     assert post(client, f"{MIRA}/explode", token, {"outfit": "casual"}).status_code == 404
     assert client.get(f"{MIRA}/switch").status_code == 405
+
+
+def test_outfit_routes_refuse_non_text_json_values(client, token):
+    """JSON bodies may carry anything: a dict where a name belongs is a 4xx, not a 500."""
+    for op in ("switch", "add", "delete", "rename"):
+        r = client.post(f"/character/mira_vance/outfit/{op}",
+                        json={"outfit": {"negative": []}, "name": ["x"], "copy_from": 5},
+                        headers={"X-CSRFToken": token, "X-Requested-With": "XMLHttpRequest"})
+        assert 400 <= r.status_code < 500, (op, r.status_code)

@@ -24,14 +24,19 @@ def outfit(slug: str, op: str):
     character = asset_or_404(CHARACTERS, slug)
     back = detail_url(CHARACTERS, slug)
     form = request.form if not request.is_json else json_object()
-    target = (form.get("outfit") or "").strip()
-    new_name = form.get("name") or ""
+
+    def text(key: str) -> str:  # JSON bodies may hold anything: only text names an outfit
+        value = form.get(key)
+        return value if isinstance(value, str) else ""
+
+    target = text("outfit").strip()
+    new_name = text("name")
     try:
         if op == "switch":
             wardrobe.switch_outfit(character, target)
             message = f"Now wearing {target}."
         elif op == "add":
-            wardrobe.add_outfit(character, new_name, copy_from=(form.get("copy_from") or None))
+            wardrobe.add_outfit(character, new_name, copy_from=(text("copy_from") or None))
             message = f"Added the outfit {character.active_outfit}."
         elif op == "delete":
             wardrobe.delete_outfit(character, target)
