@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # GAZE's two commands:
-#   ./dev.sh run    set up (virtual environment + pinned requirements) and serve GAZE
+#   ./dev.sh run    set up (virtual environment + pinned requirements) and serve GAZE (waitress)
 #   ./dev.sh test   set up (with test requirements) and run the whole test suite
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -26,7 +26,7 @@ setup() {
 case "${1:-run}" in
   run)
     setup requirements.txt
-    exec "$VENV/bin/python" app.py
+    exec "$VENV/bin/python" -m gaze.serve
     ;;
   test)
     setup requirements-dev.txt
