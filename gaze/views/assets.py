@@ -80,7 +80,6 @@ def detail(cat: str, slug: str):
         generated=generated[:GENERATED_ON_DETAIL], generated_total=len(generated),
         characters=[] if category.key == "characters" else _characters_for_select(),
         selected_character=session.get(session_key("char", category, entry.slug), ""),
-        preview_path=session.get(session_key("preview", category, entry.slug)),
     )
     extra = DETAIL_EXTRAS.get(category.key)
     if extra is not None:

@@ -21,19 +21,12 @@ from ..generation import (
     queue_generation,
 )
 from . import wants_json
+from .helpers import session_key
 
 bp = Blueprint("generate", __name__)
 
 MISSING = ("characters", "outfits", "actions", "scenes")
 ACTIONS = ("preview", "replace")
-
-
-def session_key(kind: str, category: str, slug: str) -> str:
-    """The original's session keys: prefs_<slug> for characters, prefs_outfit_<slug>…"""
-    if category == "characters":
-        return f"{kind}_{slug}"
-    singular = categories.REGISTRY[category].singular if category in categories.REGISTRY else "checkpoint"
-    return f"{kind}_{singular}_{slug}"
 
 
 def _detail_url(category: str, slug: str) -> str:

@@ -38,13 +38,16 @@ def render_asset(cat: Category, template: str, status: int = 200, **context):
     return html, status
 
 
-def session_key(kind: str, cat: Category, slug: str) -> str:
+def session_key(kind: str, cat: Category | str, slug: str) -> str:
     """The session key for a detail page's state, named as the original did:
     `prefs_<slug>` for characters, `prefs_<singular>_<slug>` for the others
-    (kinds: prefs, preview, char)."""
-    if cat.key == "characters":
+    (kinds: prefs, char, job, action, extra_pos, extra_neg). `cat` is a
+    Category or a URL token (`checkpoints` included)."""
+    key = cat if isinstance(cat, str) else cat.key
+    if key == "characters":
         return f"{kind}_{slug}"
-    return f"{kind}_{cat.singular}_{slug}"
+    singular = categories.REGISTRY[key].singular if key in categories.REGISTRY else "checkpoint"
+    return f"{kind}_{singular}_{slug}"
 
 
 def done(message: str, target: str, category: str = "success", **payload):
