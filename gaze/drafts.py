@@ -160,12 +160,9 @@ _failed: dict[str, tuple[float, str]] = {}   # spec → (when it last failed, wh
 _failed_lock = threading.Lock()
 
 
-def usable_tag_client(settings: Settings) -> tuple[TagClient | None, str | None]:
-    """The tag client when its server answers (one probe), else (None, why).
-
-    A server that failed is not tried again for :data:`RETRY_AFTER_S` seconds, so
-    autocomplete on every keystroke never waits for a dead server.
-    """
+def _live_client(settings: Settings) -> tuple[TagClient | None, str | None]:
+    """The configured tag client, unless none is configured or it failed less
+    than RETRY_AFTER_S seconds ago: then (None, why)."""
     client = tag_client(settings)
     if client is None:
         return None, settings.tag_status()[1]
@@ -173,6 +170,18 @@ def usable_tag_client(settings: Settings) -> tuple[TagClient | None, str | None]
         failed = _failed.get(client.spec)
     if failed is not None and time.monotonic() - failed[0] < RETRY_AFTER_S:
         return None, failed[1]
+    return client, None
+
+
+def usable_tag_client(settings: Settings) -> tuple[TagClient | None, str | None]:
+    """The tag client when its server answers (one probe), else (None, why).
+
+    A server that failed is not tried again for :data:`RETRY_AFTER_S` seconds, so
+    autocomplete on every keystroke never waits for a dead server.
+    """
+    client, why = _live_client(settings)
+    if client is None:
+        return None, why
     from .tags.client import TagServerError
     try:
         client.list_tools()
@@ -189,13 +198,9 @@ def usable_tag_client(settings: Settings) -> tuple[TagClient | None, str | None]
 
 def tag_call(settings: Settings, tool: str, arguments: dict[str, Any]) -> tuple[Any, str | None]:
     """(result, None) of one tag tool call, or (None, why) when there is no working tag server."""
-    client = tag_client(settings)
+    client, why = _live_client(settings)
     if client is None:
-        return None, settings.tag_status()[1]
-    with _failed_lock:
-        failed = _failed.get(client.spec)
-    if failed is not None and time.monotonic() - failed[0] < RETRY_AFTER_S:
-        return None, failed[1]
+        return None, why
     from .tags.client import TagServerError
     try:
         return client.call(tool, arguments), None
