@@ -147,8 +147,62 @@ def is_nested_wardrobe(wardrobe: dict) -> bool:
     return bool(wardrobe) and all(isinstance(v, dict) for v in wardrobe.values())
 
 
+def _complete_text_dict(d, keys) -> bool:
+    return type(d) is dict and all(type(d.get(k)) is str for k in keys) and None not in d.values()
+
+
+def _complete_wardrobe(w, keys) -> bool:
+    if type(w) is not dict or not w:
+        return False
+    if all(type(v) is dict for v in w.values()):
+        return all(_complete_text_dict(v, keys) for v in w.values())
+    return _complete_text_dict(w, keys) and not any(type(v) is dict for v in w.values())
+
+
+def _is_complete(cat: Category, raw: dict) -> bool:
+    """True when `normalize` would change nothing: every key present and well typed.
+    The common case for files GAZE wrote; checked without building anything."""
+    get = raw.get
+    for key in (cat.id_key, cat.name_key):
+        value = get(key)
+        if type(value) is not str or not value.strip():
+            return False
+    for section in cat.sections:
+        if cat is CHARACTERS and section.name == "wardrobe":
+            if not _complete_wardrobe(get("wardrobe"), section.keys):
+                return False
+        elif not _complete_text_dict(get(section.name), section.keys):
+            return False
+    for section in cat.bool_sections:
+        d = get(section.name)
+        if type(d) is not dict or not all(type(d.get(k)) is bool for k in section.keys):
+            return False
+    if not all(type(get(k)) is str for k in cat.text_fields):
+        return False
+    for key in cat.list_fields:
+        value = get(key)
+        if type(value) is not list or not all(type(x) is str for x in value):
+            return False
+    if cat.prompt_field:
+        value = get(cat.prompt_field)
+        if not (type(value) is str or (type(value) is list and all(type(x) is str for x in value))):
+            return False
+    if cat.has_lora:
+        lora = get("lora")
+        if (type(lora) is not dict or type(lora.get("lora_name")) is not str
+                or type(lora.get("lora_triggers")) is not str or type(lora.get("lora_weight")) not in (int, float)):
+            return False
+    if cat is CHARACTERS and get("participants") is not None:
+        part = get("participants")
+        if type(part) is not dict or type(part.get("orientation")) is not str:
+            return False
+    return True
+
+
 def normalize(cat: Category, raw) -> dict:
     """Return the entry with defaults filled in; raise SchemaError if malformed."""
+    if type(raw) is dict and _is_complete(cat, raw):
+        return dict(raw)
     if not isinstance(raw, dict):
         raise SchemaError([f"the file must hold a JSON object, not {type(raw).__name__}"])
     errors: list[str] = []

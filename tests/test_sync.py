@@ -163,3 +163,16 @@ def test_cover_and_default_fields_live_in_the_file(app, library):
         assets.set_cover(mira, None)
         assert "_gaze" in json.loads((library / "characters" / "mira_vance.json").read_text())
         assert Character.query.filter_by(slug="mira_vance").one().image_path is None
+
+
+def test_normalize_fast_path_changes_nothing_the_full_path_would(library, monkeypatch):
+    """Complete files skip the detailed checks; both paths must agree."""
+    from gaze import categories, schema
+    by_folder = {c.folder: c for c in categories.REGISTRY.values()}
+    entries = [(by_folder[p.parent.name], json.loads(p.read_text()))
+               for p in library.rglob("*.json") if p.parent.name in by_folder]
+    fast = [schema.normalize(cat, raw) for cat, raw in entries]
+    assert any(schema._is_complete(cat, raw) for cat, raw in entries), "the fast path is taken"
+    monkeypatch.setattr(schema, "_is_complete", lambda cat, raw: False)
+    slow = [schema.normalize(cat, raw) for cat, raw in entries]
+    assert fast == slow
