@@ -91,3 +91,25 @@ def test_remake_from_gallery_reopens_generator(gen_server, page, gen_app):
     assert page.input_value("#gen-seed") == "31337"
     assert page.input_value("#gen-character") == "rin_takamori"
     assert page.locator("[data-multi=scenes] option[value=cozy_cafe]").evaluate("o => o.selected")
+
+
+def test_generate_missing_covers_from_the_gallery(gen_server, page, gen_app):
+    from models import Action
+    page.goto(gen_server.url + "/actions/")
+    page.once("dialog", lambda d: d.accept())
+    page.click("#generate-missing")
+    page.wait_for_load_state()
+    expect(page.locator(".alert")).to_contain_text("Queued 6 cover(s)")
+    from tests.jobs_helpers import wait_for
+    with gen_app.app_context():
+        from models import Job
+        ids = [j.id for j in Job.query.filter_by(category="actions").all()]
+    wait_for(gen_app, ids, timeout=60)
+    with gen_app.app_context():
+        assert Action.query.filter(Action.image_path.is_(None)).count() == 0
+    page.goto(gen_server.url + "/actions/")
+    page.once("dialog", lambda d: d.accept())
+    page.click("#clear-covers")
+    page.wait_for_load_state()
+    with gen_app.app_context():
+        assert Action.query.filter(Action.image_path.isnot(None)).count() == 0
