@@ -176,3 +176,20 @@ def test_normalize_fast_path_changes_nothing_the_full_path_would(library, monkey
     monkeypatch.setattr(schema, "_is_complete", lambda cat, raw: False)
     slow = [schema.normalize(cat, raw) for cat, raw in entries]
     assert fast == slow
+
+
+def test_json_editor_neither_shows_nor_changes_gaze_state(app, client, library):
+    from tests.conftest import csrf_token
+    from gaze import assets
+    with app.app_context():
+        assets.set_cover(Character.query.filter_by(slug="mira_vance").one(), "characters/mira_vance/a.png")
+    html = client.get("/character/mira_vance").get_data(as_text=True)
+    assert "characters/mira_vance/a.png" not in html.split('id="entry-json">')[1].split("</script>")[0]
+    data = json.loads((library / "characters" / "mira_vance.json").read_text())
+    data["_gaze"] = {"cover": "characters/mira_vance/stale.png"}
+    data["character_name"] = "Mira J."
+    r = client.post("/character/mira_vance/save_json", data=json.dumps(data),
+                    headers={"Content-Type": "application/json", "X-CSRFToken": csrf_token(client)})
+    assert r.status_code == 200, r.get_json()
+    on_disk = json.loads((library / "characters" / "mira_vance.json").read_text())
+    assert on_disk["character_name"] == "Mira J." and on_disk["_gaze"]["cover"] == "characters/mira_vance/a.png"

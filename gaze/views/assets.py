@@ -26,7 +26,7 @@ from ..forms import (
     parse_form,
     prompt_field_keys,
 )
-from ..schema import SchemaError, normalize
+from ..schema import STATE_KEY, SchemaError, normalize
 from ..store import describe_json_error
 from . import json_object
 from .helpers import (
@@ -241,6 +241,7 @@ def save_json(cat: str, slug: str):
     data, error = parse_json_body(request.get_data(cache=False))
     if error:
         return jsonify(error=error), 400
+    data.pop(STATE_KEY, None)  # GAZE's own state is kept as it is now, whatever the editor held
     if data.get(category.id_key) != entry.asset_id:
         return jsonify(error=f"the id cannot be changed here (it is {entry.asset_id!r}); "
                              "clone the entry to make one with a new id", field=category.id_key), 400

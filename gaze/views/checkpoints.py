@@ -10,6 +10,7 @@ from .. import assets, categories, images
 from ..assets import AssetError
 from ..forms import checkpoint_fields, parse_checkpoint_form
 from ..queries import COVER_FILTERS, PER_PAGE_CHOICES, PER_PAGE_DEFAULT, SORTS, GalleryParams, checkpoint_page
+from ..schema import STATE_KEY
 from . import json_object
 from .assets import parse_json_body
 from .helpers import back_url, done, failed, media_url, thumb_url
@@ -77,6 +78,7 @@ def save_json(slug: str):
     data, error = parse_json_body(request.get_data(cache=False))
     if error:
         return jsonify(error=error), 400
+    data.pop(STATE_KEY, None)  # GAZE's own state is kept as it is now, whatever the editor held
     if data.get("checkpoint_path") != checkpoint.checkpoint_path:
         return jsonify(error=f"the checkpoint_path cannot be changed (it is {checkpoint.checkpoint_path!r})",
                        field="checkpoint_path"), 400

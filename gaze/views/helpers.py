@@ -9,6 +9,7 @@ from models import MODELS, Asset, Character
 
 from .. import categories, images
 from ..categories import Category
+from ..schema import STATE_KEY
 
 
 def wants_json() -> bool:
@@ -108,7 +109,13 @@ def character_choices():
     return Character.query.with_entities(Character.asset_id, Character.name).order_by(Character.name).all()
 
 
+def without_state(data: dict) -> dict:
+    """An entry's data as users edit it: without GAZE's own `_gaze` state."""
+    return {k: v for k, v in (data or {}).items() if k != STATE_KEY}
+
+
 def init_app(app: Flask) -> None:
+    app.add_template_filter(without_state)
     app.jinja_env.globals.update(
         thumb_url=thumb_url, media_url=media_url, gallery_url=gallery_url,
         asset_url=asset_url, detail_url=detail_url, character_choices=character_choices)
