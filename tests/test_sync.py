@@ -179,8 +179,8 @@ def test_normalize_fast_path_changes_nothing_the_full_path_would(library, monkey
 
 
 def test_json_editor_neither_shows_nor_changes_gaze_state(app, client, library):
-    from tests.conftest import csrf_token
     from gaze import assets
+    from tests.conftest import csrf_token
     with app.app_context():
         assets.set_cover(Character.query.filter_by(slug="mira_vance").one(), "characters/mira_vance/a.png")
     html = client.get("/character/mira_vance").get_data(as_text=True)
