@@ -229,3 +229,14 @@ def test_server_without_facedetailer_gets_graph_without_it(config, library):
             assert "FaceDetailer" in status["servers"][0]["missing"]
         finally:
             stop(app)
+
+
+def test_character_page_generates_with_a_look(gen_app, gen_client, comfy):
+    html = gen_client.get("/character/mira_vance").get_data(as_text=True)
+    assert 'name="look"' in html and "mira_vance_library_look" in html
+    r = post(gen_client, "/character/mira_vance/generate", {"look": "mira_vance_library_look", "seed": "5"})
+    job_id = r.get_json()["job_id"]
+    assert wait_for(gen_app, [job_id])[job_id]["status"] == "done"
+    graph = comfy.submitted[-1]
+    assert "cardigan" in graph["6"]["inputs"]["text"], "the look's positive reaches the prompt"
+    assert graph["7"]["inputs"]["text"].startswith("short hair"), "the look's negative is prepended"
