@@ -47,6 +47,16 @@ def store_for(cat: Category) -> CategoryStore:
     return CategoryStore(current_app.config["DATA_DIR"], cat.folder)
 
 
+def entry_for(category: str | None, slug: str | None) -> Asset | Checkpoint | None:
+    """The row of any entry by its URL category token and slug, checkpoints included."""
+    if not category or not slug:
+        return None
+    if category == "checkpoints":
+        return Checkpoint.query.filter_by(slug=slug).first()
+    model = MODELS.get(category)
+    return model.query.filter_by(slug=slug).first() if model else None
+
+
 def get_asset(cat_key: str, slug: str) -> Asset | None:
     model = MODELS.get(cat_key)
     return None if model is None else model.query.filter_by(slug=slug).first()

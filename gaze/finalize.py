@@ -9,27 +9,17 @@ from datetime import datetime
 
 from flask import Flask, url_for
 
-from models import MODELS, Checkpoint, Job, utcnow
+from models import Job, utcnow
 
 from . import pngmeta
-from .assets import set_cover
+from .assets import entry_for, set_cover
 from .comfy import ComfyClient, error_from_history, images_from_history
 from .paths import safe_join
 from .store import atomic_write_bytes
 
 log = logging.getLogger(__name__)
 
-__all__ = ["finish", "error_from_history", "save_image", "target_for"]
-
-
-def target_for(category: str | None, slug: str | None):
-    """The DB row whose cover a job may update (or None)."""
-    if not category or not slug:
-        return None
-    if category == "checkpoints":
-        return Checkpoint.query.filter_by(slug=slug).first()
-    model = MODELS.get(category)
-    return model.query.filter_by(slug=slug).first() if model else None
+__all__ = ["finish", "error_from_history", "save_image"]
 
 
 def save_image(app: Flask, category: str, slug: str, png: bytes, recipe: dict | None) -> str:
@@ -69,7 +59,7 @@ def finish(app: Flask, job: Job, client: ComfyClient, entry: dict | None = None,
     job.status = "done"
     job.error = None
     job.finished_at = utcnow()
-    target = target_for(job.category, job.slug)
+    target = entry_for(job.category, job.slug)
     if target is not None:
         target.last_generated_at = utcnow()
         if job.action in (None, "", "replace"):

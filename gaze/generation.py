@@ -10,6 +10,7 @@ from flask import current_app
 
 from models import MODELS, Asset, Checkpoint
 
+from .assets import entry_for
 from .compose import LIST_FIELDS, ComposeError, Composition, compose_request
 from .jobs import get_queue
 
@@ -106,13 +107,6 @@ def _label(comp: Composition, req: GenerateRequest) -> str:
     if comp.character is not None and (req.category != "characters"):
         parts.append(comp.character.name)
     return " · ".join(parts) or "Generator"
-
-
-def entry_for(category: str, slug: str) -> Asset | Checkpoint | None:
-    if category == "checkpoints":
-        return Checkpoint.query.filter_by(slug=slug).first()
-    model = MODELS.get(category)
-    return model.query.filter_by(slug=slug).first() if model else None
 
 
 def fields_for_entry(category: str, entry: Asset | Checkpoint, form: Mapping[str, Any]) -> dict:

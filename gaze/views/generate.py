@@ -10,12 +10,11 @@ from flask import Blueprint, abort, flash, jsonify, redirect, request, session, 
 from models import MODELS, Checkpoint, Job, db
 
 from .. import categories
-from ..assets import set_cover
+from ..assets import entry_for, set_cover
 from ..generation import (
     BACKGROUND,
     ComposeError,
     GenerateRequest,
-    entry_for,
     fields_for_entry,
     missing_cover_fields,
     queue_generation,
