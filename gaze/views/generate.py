@@ -28,12 +28,13 @@ MISSING = ("characters", "outfits", "actions", "scenes")
 ACTIONS = ("preview", "replace")
 
 
+def _prefix(category: str) -> str:
+    """The singular URL prefix of a category token: character, outfit, …, checkpoint."""
+    return categories.REGISTRY[category].singular if category in categories.REGISTRY else "checkpoint"
+
+
 def _detail_url(category: str, slug: str) -> str:
-    if category == "characters":
-        return f"/character/{slug}"
-    if category == "checkpoints":
-        return f"/checkpoint/{slug}"
-    return f"/{categories.REGISTRY[category].singular}/{slug}"
+    return f"/{_prefix(category)}/{slug}"
 
 
 def _remember(category: str, slug: str, form) -> None:
@@ -106,12 +107,6 @@ def _add_entry_rules() -> None:
 
 
 _add_entry_rules()
-
-
-def _prefix(category: str) -> str:
-    if category in ("characters", "checkpoints"):
-        return category[:-1]
-    return categories.REGISTRY[category].singular
 
 
 @bp.app_template_global()
