@@ -125,6 +125,10 @@
 // Navbar: ComfyUI status and the queue badge, refreshed every few seconds.
 (function () {
   "use strict";
+  const COLOURS = ["text-bg-secondary", "text-bg-success", "text-bg-danger", "text-bg-warning"];
+  function colour(el, name) {  // only the colour changes: layout classes stay
+    COLOURS.forEach(function (c) { el.classList.toggle(c, c === name); });
+  }
   function refresh() {
     const status = document.getElementById("comfy-status");
     const badge = document.getElementById("queue-count");
@@ -134,13 +138,13 @@
       .then(function (s) {
         if (status) {
           const up = s.servers.filter(function (x) { return x.online; }).length;
-          status.className = "badge " + (up ? "text-bg-success" : "text-bg-danger");
+          colour(status, up ? "text-bg-success" : "text-bg-danger");
           status.textContent = up ? ("ComfyUI " + up + "/" + s.servers.length) : "ComfyUI offline";
           const missing = [];
           s.servers.forEach(function (x) { (x.missing || []).forEach(function (m) { if (missing.indexOf(m) < 0) missing.push(m); }); });
           status.title = s.servers.map(function (x) { return x.url + ": " + (x.online ? "online" : "offline"); }).join("\n")
             + (missing.length ? "\nMissing optional nodes: " + missing.join(", ") + " (images are made without the face/hand pass)" : "");
-          if (missing.length && up) status.className = "badge text-bg-warning";
+          if (missing.length && up) colour(status, "text-bg-warning");
         }
         if (badge) {
           const n = s.jobs.pending + s.jobs.running;
@@ -148,7 +152,7 @@
           badge.hidden = n === 0;
         }
       })
-      .catch(function () { if (status) { status.className = "badge text-bg-secondary"; status.textContent = "ComfyUI ?"; } });
+      .catch(function () { if (status) { colour(status, "text-bg-secondary"); status.textContent = "ComfyUI ?"; } });
   }
   document.addEventListener("DOMContentLoaded", function () {
     refresh();
