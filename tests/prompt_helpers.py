@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import copy
 import json
-import re
-import shutil
 from pathlib import Path
 
 import pytest
@@ -89,22 +87,6 @@ def checked_graphs(monkeypatch):
     yield built
     for graph in built:
         assert_valid(graph)
-
-
-def copy_library(tmp_path: Path) -> Path:
-    target = tmp_path / "data"
-    shutil.copytree(SAMPLE_DATA, target)
-    return target
-
-
-_TOKEN = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
-
-
-def csrf_token(client) -> str:
-    """The CSRF token the layout hands the browser (same session as `client`)."""
-    match = _TOKEN.search(client.get("/").get_data(as_text=True))
-    assert match, "the layout carries a csrf-token meta tag"
-    return match.group(1)
 
 
 def load_json(category_folder: str, name: str) -> dict:

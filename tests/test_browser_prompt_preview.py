@@ -3,20 +3,12 @@ it posts with the page's CSRF token, colours tags by source, strikes through
 tags removed by cross de-duplication and marks the 75-token chunks."""
 from __future__ import annotations
 
-import os
-import socket
-import threading
-from pathlib import Path
-
 import pytest
 from flask import render_template_string
 
-from gaze import config as gaze_config
-from gaze import create_app
-from tests.prompt_helpers import copy_library
+from tests.conftest import LiveServer
 
 pytestmark = pytest.mark.browser
-CHROMIUM = os.environ.get("GAZE_CHROMIUM", "/usr/bin/chromium")
 PAGE = """{% extends "layout.html" %}
 {% from "_macros/prompt_preview.html" import prompt_preview %}
 {% block content %}
@@ -26,50 +18,14 @@ PAGE = """{% extends "layout.html" %}
 {% endblock %}"""
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
-def live_url(tmp_path):
-    from waitress.server import create_server
-    copy_library(tmp_path)
-    app = create_app(gaze_config.TestConfig(tmp_path))
+def live_url(app):
     long_text = ", ".join(f"extra tag number {i}" for i in range(40))
     app.add_url_rule("/_test/prompt_preview", "pp_test_page",
                      lambda: render_template_string(PAGE, long_text=long_text))
-    server = create_server(app, host="127.0.0.1", port=_free_port(), threads=4)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.effective_port}"
-    server.close()
-
-
-@pytest.fixture
-def page(request):
-    """A page from the suite's shared `browser` fixture when there is one (only
-    one Playwright may run per thread), else from a browser launched here."""
-    try:
-        browser = request.getfixturevalue("browser")
-    except pytest.FixtureLookupError:
-        browser = None
-    if browser is not None:
-        context = browser.new_context()
-        yield context.new_page()
-        context.close()
-        return
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"browser tests are mandatory under CI, and {CHROMIUM} is missing")
-        pytest.skip(f"{CHROMIUM} not installed")
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as pw:
-        own = pw.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                 args=["--no-sandbox", "--disable-gpu", "--no-first-run"])
-        yield own.new_page()
-        own.close()
+    server = LiveServer(app).start()
+    yield server.url
+    server.stop()
 
 
 def test_show_prompt_panel(live_url, page):

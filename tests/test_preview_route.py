@@ -6,12 +6,11 @@ import socket
 import pytest
 from flask import render_template_string
 
-from gaze import config as gaze_config
-from gaze import create_app
 from gaze.compose import ComposeError, compose_request
 from gaze.prompts import resolve_character, split_tags
 from gaze.workflow import validate_against_server
-from tests.prompt_helpers import SERVER, checked_graphs, copy_library, csrf_token  # noqa: F401
+from tests.conftest import csrf_token
+from tests.prompt_helpers import SERVER, checked_graphs  # noqa: F401
 
 pytestmark = pytest.mark.usefixtures("checked_graphs")
 URL = "/generator/preview_prompt"
@@ -20,22 +19,6 @@ FULL = {"character": "mira_vance", "checkpoint": "Illustrious/test_model.safeten
         "styles": ["soft_watercolor"], "scenes": ["cozy_cafe"], "detailers": ["detailed_eyes", "face_detail_legacy"],
         "extra_positive": "sparkles", "extra_negative": "smile, blurry", "width": 832, "height": 1216,
         "seed": 7, "steps": 20, "cfg": 6.5}
-
-
-@pytest.fixture
-def app(tmp_path):
-    copy_library(tmp_path)
-    app = create_app(gaze_config.TestConfig(tmp_path))
-    yield app
-    from models import db
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
-
-
-@pytest.fixture
-def client(app):
-    return app.test_client()
 
 
 @pytest.fixture
